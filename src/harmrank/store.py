@@ -1,0 +1,170 @@
+"""The DuckDB store: one database file holding the extract, the runs and the audit log.
+
+DuckDB lets one process write a database file at a time. :func:`open_store` turns the lock
+error into a message a person can act on, naming ``harmrank serve`` when the server holds it.
+Every write goes through :meth:`Store.transaction`, so a process killed half-way leaves the
+database exactly as it was (DuckDB rolls back an uncommitted transaction on the next open).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+SCHEMA_VERSION = 1
+DEFAULT_DB = "harmrank.duckdb"
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used; the message says why and what to do."""
+
+
+class StoreBusy(StoreError):
+    """Another process (often ``harmrank serve``) holds the database."""
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("HARMRANK_DB") or DEFAULT_DB)
+
+
+def server_file(db_path: Path) -> Path:
+    """Where ``harmrank serve`` announces itself while it holds ``db_path``."""
+    return db_path.with_name(db_path.name + ".server.json")
+
+
+def _busy_message(db_path: Path, error: Exception) -> str:
+    info: dict[str, Any] = {}
+    try:
+        info = json.loads(server_file(db_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    pid_match = re.search(r"PID (\d+)", str(error))
+    pid = pid_match.group(1) if pid_match else None
+    if info and (pid is None or str(info.get("pid")) == pid):
+        return (
+            f"{db_path} is held by `harmrank serve` (pid {info.get('pid')}, "
+            f"{info.get('url', 'address unknown')}). Use the HTTP API while it runs, "
+            "or stop the server first."
+        )
+    who = f" (pid {pid})" if pid else ""
+    return (
+        f"{db_path} is in use by another process{who}. Wait for it to finish "
+        "(an ingest or a run), then try again."
+    )
+
+
+def _schema_files() -> list[tuple[str, str]]:
+    folder = resources.files("harmrank").joinpath("schema")
+    files = sorted((f.name, f.read_text(encoding="utf-8")) for f in folder.iterdir() if f.name.endswith(".sql"))
+    return files
+
+
+class Store:
+    """A connection to a harmrank database, with its schema in place."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
+        self.con = con
+        self.path = path
+        self._in_tx = False
+
+    # -- connection -----------------------------------------------------------------------
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def cursor(self) -> Store:
+        """A store on a new cursor of the same database (one per thread)."""
+        return Store(self.con.cursor(), self.path)
+
+    # -- queries --------------------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+        return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+
+    def frame(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+        """The result of a query as a polars DataFrame."""
+        rel = self.con.sql(sql, params=params) if params is not None else self.con.sql(sql)
+        if rel is None:  # a statement with no result
+            return pl.DataFrame()
+        return rel.pl()
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        row = self.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """All or nothing: commit on success, roll back on any error (nesting joins the outer)."""
+        if self._in_tx:
+            yield self
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        self._in_tx = True
+        try:
+            yield self
+        except BaseException:
+            self._in_tx = False
+            try:
+                self.con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass
+            raise
+        else:
+            self._in_tx = False
+            self.con.execute("COMMIT")
+
+    # -- schema ---------------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        with self.transaction():
+            self.con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR)")
+            for _name, sql in _schema_files():
+                self.con.execute(sql)
+            current = self.scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+            if current is None:
+                self.con.execute(
+                    "INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+                )
+            elif int(current) > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the database was written by a newer harmrank (schema {current}, "
+                    f"this one reads {SCHEMA_VERSION}); upgrade harmrank"
+                )
+
+
+def open_store(path: str | Path | None = None, *, read_only: bool = False) -> Store:
+    """Open (creating if need be) a harmrank database; ``":memory:"`` gives a private one."""
+    if path is None:
+        path = default_db_path()
+    if str(path) == ":memory:":
+        store = Store(duckdb.connect(":memory:"), None)
+        store.ensure_schema()
+        return store
+    db_path = Path(path)
+    if read_only and not db_path.exists():
+        raise StoreError(f"{db_path}: no such database; run `harmrank ingest` first")
+    try:
+        con = duckdb.connect(str(db_path), read_only=read_only)
+    except duckdb.IOException as e:
+        text = str(e)
+        if "lock" in text.lower():
+            raise StoreBusy(_busy_message(db_path, e)) from None
+        raise StoreError(f"{db_path}: cannot open the database: {text}") from None
+    except duckdb.Error as e:
+        raise StoreError(f"{db_path}: not a harmrank (DuckDB) database or damaged: {e}") from None
+    store = Store(con, db_path)
+    if not read_only:
+        store.ensure_schema()
+    return store
