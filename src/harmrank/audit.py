@@ -34,7 +34,9 @@ def os_user() -> str:
 
 
 def _canonical(record: dict[str, Any]) -> str:
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return json.dumps(
+        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
 
 
 def _record_hash(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -42,8 +44,19 @@ def _record_hash(prev_hash: str, fields: dict[str, Any]) -> str:
 
 
 FIELDS = (
-    "seq", "at", "user_name", "roles", "action", "route", "nominal_id", "lpa", "month",
-    "justification", "status", "row_count", "detail",
+    "seq",
+    "logged_at",
+    "user_name",
+    "roles",
+    "action",
+    "route",
+    "nominal_id",
+    "lpa",
+    "month",
+    "justification",
+    "status",
+    "row_count",
+    "detail",
 )
 
 
@@ -67,14 +80,12 @@ def append(
         cur = store.cursor()
         try:
             with cur.transaction():
-                last = cur.execute(
-                    "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
-                ).fetchone()
+                last = cur.one("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
                 seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
                 at = datetime.now(UTC).replace(tzinfo=None)
                 fields = {
                     "seq": seq,
-                    "at": at.isoformat(timespec="microseconds"),
+                    "logged_at": at.isoformat(timespec="microseconds"),
                     "user_name": user,
                     "roles": sorted(roles),
                     "action": action,
@@ -99,7 +110,7 @@ def append(
 
 def head(store: Store) -> str:
     """The hash of the latest record (the genesis hash for an empty log)."""
-    row = store.execute("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()
+    row = store.one("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
     return row[0] if row else GENESIS
 
 
@@ -116,7 +127,7 @@ def verify(store: Store, head_hash: str | None = None) -> Verification:
     """Check the chain end to end; name the first broken record; optionally prove it extends
     a hash recorded earlier (``head_hash``)."""
     rows = store.execute(
-        "SELECT seq, strftime(at, '%Y-%m-%dT%H:%M:%S.%f'), user_name, roles, action, route, "
+        "SELECT seq, strftime(logged_at, '%Y-%m-%dT%H:%M:%S.%f'), user_name, roles, action, route, "
         "nominal_id, lpa, month, justification, status, row_count, detail, prev_hash, hash "
         "FROM audit_log ORDER BY seq"
     ).fetchall()
@@ -126,17 +137,27 @@ def verify(store: Store, head_hash: str | None = None) -> Verification:
         fields = dict(zip(FIELDS, row[:13], strict=True))
         fields["roles"] = list(fields["roles"])
         if fields["seq"] != i:
-            return Verification(False, len(rows), prev, f"record {i} is missing (found seq {fields['seq']})", i)
+            return Verification(
+                False, len(rows), prev, f"record {i} is missing (found seq {fields['seq']})", i
+            )
         if row[13] != prev:
-            return Verification(False, len(rows), prev, f"record {i}: its link to record {i - 1} is broken", i)
+            return Verification(
+                False, len(rows), prev, f"record {i}: its link to record {i - 1} is broken", i
+            )
         if _record_hash(prev, fields) != row[14]:
-            return Verification(False, len(rows), prev, f"record {i}: its contents do not match its hash", i)
+            return Verification(
+                False, len(rows), prev, f"record {i}: its contents do not match its hash", i
+            )
         prev = row[14]
         if head_hash is not None and prev == head_hash:
             seen_head = True
     if not seen_head:
         return Verification(
-            False, len(rows), prev,
+            False,
+            len(rows),
+            prev,
             f"the log does not contain the recorded head {head_hash}: records were removed or rewritten",
         )
-    return Verification(True, len(rows), prev, f"audit log intact: {len(rows)} records, head {prev}")
+    return Verification(
+        True, len(rows), prev, f"audit log intact: {len(rows)} records, head {prev}"
+    )

@@ -116,7 +116,9 @@ def config_from_dict(
 ) -> Config:
     """Validate a configuration given as a dictionary (as parsed from TOML)."""
     if "base_dir" in data:
-        raise ConfigError(f"{source}: base_dir: unknown key (check the spelling against SPEC section 6)")
+        raise ConfigError(
+            f"{source}: base_dir: unknown key (check the spelling against SPEC section 6)"
+        )
     try:
         return Config.model_validate({**data, "base_dir": base_dir or Path.cwd()})
     except ValidationError as e:

@@ -64,7 +64,9 @@ def _busy_message(db_path: Path, error: Exception) -> str:
 
 def _schema_files() -> list[tuple[str, str]]:
     folder = resources.files("harmrank").joinpath("schema")
-    files = sorted((f.name, f.read_text(encoding="utf-8")) for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted(
+        (f.name, f.read_text(encoding="utf-8")) for f in folder.iterdir() if f.name.endswith(".sql")
+    )
     return files
 
 
@@ -91,7 +93,9 @@ class Store:
         return Store(self.con.cursor(), self.path)
 
     # -- queries --------------------------------------------------------------------------
-    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+    def execute(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> duckdb.DuckDBPyConnection:
         return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
 
     def frame(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
@@ -101,8 +105,15 @@ class Store:
             return pl.DataFrame()
         return rel.pl()
 
+    def one(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> tuple[Any, ...] | None:
+        """The first row of a query (the result is always read to the end)."""
+        rows = self.execute(sql, params).fetchall()
+        return rows[0] if rows else None
+
     def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
-        row = self.execute(sql, params).fetchone()
+        row = self.one(sql, params)
         return None if row is None else row[0]
 
     @contextmanager

@@ -23,7 +23,9 @@ DbOption = Annotated[
 ]
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", help="A TOML configuration file (SPEC section 6).", show_default=False),
+    typer.Option(
+        "--config", help="A TOML configuration file (SPEC section 6).", show_default=False
+    ),
 ]
 
 

@@ -88,7 +88,9 @@ class Weights:
         return out
 
 
-def _parse_weights_csv(data: bytes, source: str, weight_column: str = "weight") -> dict[str, Decimal]:
+def _parse_weights_csv(
+    data: bytes, source: str, weight_column: str = "weight"
+) -> dict[str, Decimal]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -183,13 +185,17 @@ def load_offence_set(name: str, config: Config) -> OffenceSet:
         if not codes:
             raise ReferenceError(f"offence set {name!r} in the configuration is empty")
         blob = " ".join(sorted(codes)).encode()
-        return OffenceSet(name, codes, TableSource(name, "configuration", _sha256(blob), len(codes)))
+        return OffenceSet(
+            name, codes, TableSource(name, "configuration", _sha256(blob), len(codes))
+        )
     if isinstance(override, str):
         path = config.resolve(override)
         try:
             data = path.read_bytes()
         except OSError as e:
-            raise ReferenceError(f"offence set {name!r}: cannot read {path}: {e.strerror or e}") from None
+            raise ReferenceError(
+                f"offence set {name!r}: cannot read {path}: {e.strerror or e}"
+            ) from None
         codes = _parse_code_list(data, str(path))
         return OffenceSet(name, codes, TableSource(name, str(path), _sha256(data), len(codes)))
     if name not in BUILTIN_OFFENCE_SETS:

@@ -2,7 +2,7 @@
 -- Each record's hash covers its fields and the hash of the record before it.
 CREATE TABLE IF NOT EXISTS audit_log (
     seq            BIGINT NOT NULL,      -- 1, 2, 3 … without gaps
-    at             TIMESTAMP NOT NULL,   -- UTC
+    logged_at      TIMESTAMP NOT NULL,   -- UTC
     user_name      VARCHAR NOT NULL,
     roles          VARCHAR[] NOT NULL,
     action         VARCHAR NOT NULL,     -- read, ingest, run, approve, token-create, …

@@ -1,0 +1,383 @@
+"""Reading one extract file into text columns, with the physical line of every record.
+
+A CSV file is split into records with NumPy (quote-aware: a newline inside a quoted field does
+not end a record), so every record knows the physical line where it starts (the header is
+line 1), even when fields hold line breaks. Records that cannot be parsed as rows of the header
+(wrong number of fields, invalid UTF-8, an unterminated quote) become *rejects*: they go to the
+quarantine with their raw values, and the rest of the file is read, column by column, by Polars.
+Nothing here loops over rows in Python except over rejects.
+
+A Parquet file has no lines; its rows are numbered as if the header were line 1 (row ``i`` of
+the file, counted from 0, is "line" ``i + 2``), so that CSV and Parquet extracts report alike.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from harmrank.contract import FileContract
+
+LINE = "__line"  # the column that carries each row's line number
+RAW_LIMIT = 1000  # characters of a raw value kept in the quarantine
+FORMATS = ("csv", "parquet")
+_CHUNK = 1 << 25  # bytes per step when counting fields (bounds memory on national extracts)
+
+
+class ExtractUnreadable(ValueError):
+    """A file that cannot be read at all: the whole ingest is refused, nothing is written."""
+
+
+@dataclass
+class Reject:
+    line: int
+    reason: str
+    raw: dict[str, str | None]
+
+
+@dataclass
+class RawFile:
+    """One extract file as text columns (contract columns only) plus its line numbers."""
+
+    contract: FileContract
+    path: Path
+    format: str
+    frame: pl.DataFrame  # Utf8 columns of the contract present in the header, and LINE
+    rejects: list[Reject]
+    ignored_columns: list[str]
+    missing_optional: list[str]
+    sha256: str
+    size: int
+    blank_lines: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        return self.frame.height + len(self.rejects)
+
+
+def find_files(folder: Path, contracts: tuple[FileContract, ...]) -> dict[str, tuple[Path, str]]:
+    """The extract's files by contract name; refuses a folder that is not an extract."""
+    if not folder.is_dir():
+        raise ExtractUnreadable(
+            f"{folder}: not a folder (an extract is a folder of CSV or Parquet files)"
+        )
+    found: dict[str, tuple[Path, str]] = {}
+    for contract in contracts:
+        hits = [
+            (folder / f"{contract.name}.{fmt}", fmt)
+            for fmt in FORMATS
+            if (folder / f"{contract.name}.{fmt}").is_file()
+        ]
+        if len(hits) > 1:
+            raise ExtractUnreadable(
+                f"{folder}: both {contract.name}.csv and {contract.name}.parquet are present; "
+                "keep one so that it is clear which is the extract"
+            )
+        if hits:
+            found[contract.name] = hits[0]
+        elif contract.required_file:
+            raise ExtractUnreadable(
+                f"{folder}: the required file {contract.name}.csv (or {contract.name}.parquet) is missing"
+            )
+    return found
+
+
+def _clip(value: str | None) -> str | None:
+    if value is None or len(value) <= RAW_LIMIT:
+        return value
+    return value[:RAW_LIMIT] + f"…[{len(value) - RAW_LIMIT} more characters]"
+
+
+def _header(
+    contract: FileContract, names: list[str], source: str
+) -> tuple[list[str], list[str], list[str]]:
+    """Check a header; return (kept contract columns, ignored columns, missing optional)."""
+    names = [n.strip() for n in names]
+    if not names or all(not n for n in names):
+        raise ExtractUnreadable(
+            f"{source}: the header row is empty (the first line must name the columns)"
+        )
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ExtractUnreadable(f"{source}: the header names {', '.join(dupes)} more than once")
+    missing = [c for c in contract.required_columns if c not in names]
+    if missing:
+        raise ExtractUnreadable(
+            f"{source}: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+            f"(the header has: {', '.join(names)})"
+        )
+    kept = [c for c in contract.column_names if c in names]
+    ignored = [n for n in names if n not in contract.column_names]
+    missing_optional = [c for c in contract.column_names if c not in names]
+    return kept, ignored, missing_optional
+
+
+def read_file(contract: FileContract, path: Path, fmt: str) -> RawFile:
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if fmt == "parquet":
+        return _read_parquet(contract, path, data, digest)
+    return _read_csv(contract, path, data, digest)
+
+
+# ----------------------------------------------------------------------------- Parquet ----
+def _as_text(series: pl.Series) -> pl.Series:
+    """A typed Parquet column written as the text an extract would carry."""
+    dtype = series.dtype
+    if dtype == pl.String:
+        return series
+    if dtype == pl.Boolean:
+        return series.cast(pl.String)
+    if dtype == pl.Date:
+        return series.dt.strftime("%Y-%m-%d")
+    if isinstance(dtype, pl.Datetime):
+        # midnight datetimes are dates written by a datetime-minded tool; others stay visible
+        text = series.dt.strftime("%Y-%m-%dT%H:%M:%S%.f")
+        is_midnight = series.dt.time() == pl.time(0, 0, 0)
+        return pl.select(
+            pl.when(is_midnight).then(series.dt.strftime("%Y-%m-%d")).otherwise(text)
+        ).to_series()
+    if dtype.is_float():
+        integral = series.is_finite() & (series == series.floor())
+        return pl.select(
+            pl.when(integral)
+            .then(series.cast(pl.Int64, strict=False).cast(pl.String))
+            .otherwise(series.cast(pl.String))
+        ).to_series()
+    if dtype == pl.Binary:
+        return series.map_elements(
+            lambda b: b.decode("utf-8", "backslashreplace"), return_dtype=pl.String
+        )
+    return series.cast(pl.String)
+
+
+def _read_parquet(contract: FileContract, path: Path, data: bytes, digest: str) -> RawFile:
+    try:
+        frame = pl.read_parquet(io.BytesIO(data))
+    except Exception as e:  # polars raises several kinds for a damaged file
+        raise ExtractUnreadable(
+            f"{path}: not a readable Parquet file ({type(e).__name__}: {e})"
+        ) from None
+    kept, ignored, missing_optional = _header(contract, list(frame.columns), str(path))
+    columns = {c: _as_text(frame.get_column(c)).alias(c) for c in kept}
+    text = pl.DataFrame(columns) if columns else pl.DataFrame()
+    text = text.with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias(LINE))
+    text = _empty_is_null(text, kept)
+    return RawFile(
+        contract, path, "parquet", text, [], ignored, missing_optional, digest, len(data)
+    )
+
+
+# --------------------------------------------------------------------------------- CSV ----
+def _empty_is_null(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    if not columns:
+        return frame
+    return frame.with_columns(
+        [pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c) for c in columns]
+    )
+
+
+def _record_spans(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Start and end (exclusive, before any CR) of each record; line of each start; whether
+    the file ends inside an open quote."""
+    newlines = np.flatnonzero(arr == 10)
+    quotes = np.flatnonzero(arr == 34)
+    if quotes.size:
+        outside = (np.searchsorted(quotes, newlines) & 1) == 0
+        terminators = newlines[outside]
+    else:
+        terminators = newlines
+    n = arr.size
+    starts = np.concatenate(([0], terminators + 1)).astype(np.int64)
+    ends = np.concatenate((terminators, [n])).astype(np.int64)
+    if starts[-1] >= n:  # the file ends with a newline: no record after it
+        starts, ends = starts[:-1], ends[:-1]
+    if starts.size:
+        has_cr = (ends > starts) & (arr[np.maximum(ends - 1, 0)] == 13)
+        ends = ends - has_cr.astype(np.int64)
+    lines = np.searchsorted(newlines, starts).astype(np.int64) + 1
+    open_quote = bool(quotes.size & 1)
+    return starts, ends, lines, open_quote
+
+
+def _unquoted_commas(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The number of field separators (commas outside quotes) in each record, in chunks."""
+    counts = np.zeros(starts.size, dtype=np.int64)
+    i = 0
+    while i < starts.size:
+        j = int(np.searchsorted(starts, starts[i] + _CHUNK, side="left"))
+        j = max(j, i + 1)
+        lo, hi = int(starts[i]), int(ends[j - 1])
+        block = arr[lo:hi]
+        commas = np.flatnonzero(block == 44)
+        if commas.size:
+            quotes = np.flatnonzero(block == 34)
+            if quotes.size:
+                # every record starts outside quotes, so parity can be counted from the block start
+                commas = commas[(np.searchsorted(quotes, commas) & 1) == 0]
+            owner = np.searchsorted(starts[i:j] - lo, commas, side="right") - 1
+            counts[i:j] = np.bincount(owner, minlength=j - i)
+        i = j
+    return counts
+
+
+def _invalid_utf8_records(body: bytes, starts: np.ndarray) -> np.ndarray:
+    """Indices of the records holding bytes that are not valid UTF-8 (one decode pass: each
+    error restarts decoding at the next record)."""
+    if body.isascii():
+        return np.empty(0, dtype=np.int64)
+    view = memoryview(body)
+    bad: list[int] = []
+    pos = 0
+    while pos < len(body):
+        try:
+            codecs.utf_8_decode(view[pos:], "strict", True)
+            break
+        except UnicodeDecodeError as e:
+            record = int(np.searchsorted(starts, pos + e.start, side="right")) - 1
+            bad.append(record)
+            if record + 1 >= starts.size:
+                break
+            pos = int(starts[record + 1])
+    return np.asarray(bad, dtype=np.int64)
+
+
+def _parse_record(text: str) -> list[str]:
+    rows = list(csv.reader(io.StringIO(text, newline=""), strict=False))
+    return rows[0] if rows else []
+
+
+def _raw_of(fields: list[str], header: list[str], kept: list[str]) -> dict[str, str | None]:
+    by_name = dict(zip(header, fields, strict=False))
+    return {c: _clip(by_name.get(c, "")) for c in kept}
+
+
+def _read_csv(contract: FileContract, path: Path, data: bytes, digest: str) -> RawFile:
+    size = len(data)
+    body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
+    if not body.strip():
+        raise ExtractUnreadable(f"{path}: the file is empty (it needs at least a header row)")
+    if b"\x00" in body[:4096] and contract.name:
+        # a NUL early in the file means a binary file (Parquet named .csv, a spreadsheet…)
+        raise ExtractUnreadable(f"{path}: not a CSV text file (it holds binary data)")
+    arr = np.frombuffer(body, dtype=np.uint8)
+    starts, ends, lines, open_quote = _record_spans(arr)
+
+    # header
+    try:
+        header_text = body[starts[0] : ends[0]].decode("utf-8")
+    except UnicodeDecodeError:
+        raise ExtractUnreadable(f"{path}: the header row is not valid UTF-8") from None
+    header = [h.strip() for h in _parse_record(header_text)]
+    kept, ignored, missing_optional = _header(contract, header, str(path))
+    starts, ends, lines = starts[1:], ends[1:], lines[1:]
+
+    # which records are not rows of the header
+    blank = ends == starts
+    fields = _unquoted_commas(arr, starts, ends) + 1
+    wrong_width = (fields != len(header)) & ~blank
+    bad_utf8 = np.zeros(starts.size, dtype=bool)
+    owners = _invalid_utf8_records(body, starts)
+    bad_utf8[owners[owners >= 0]] = True
+    bad_utf8 &= ~blank
+    unterminated = np.zeros(starts.size, dtype=bool)
+    if open_quote and starts.size:
+        unterminated[-1] = not blank[-1]
+
+    bad = wrong_width | bad_utf8 | unterminated
+    rejects: list[Reject] = []
+    for idx in np.flatnonzero(bad):
+        chunk = body[starts[idx] : ends[idx]]
+        text = chunk.decode("utf-8", errors="backslashreplace")
+        if unterminated[idx]:
+            reason = "a quoted field is never closed (an unmatched double quote); the record runs to the end of the file"
+        elif bad_utf8[idx]:
+            reason = (
+                "not valid UTF-8 (raw bytes kept escaped as \\xNN); re-export the file as UTF-8"
+            )
+        else:
+            reason = (
+                f"the record has {fields[idx]} fields but the header has {len(header)}; "
+                "check for an unquoted comma or a missing value"
+            )
+        rejects.append(Reject(int(lines[idx]), reason, _raw_of(_parse_record(text), header, kept)))
+
+    good = ~bad & ~blank
+    good_lines = lines[good]
+    frame = _parse_good(body, header, starts, ends, good, kept, path)
+    frame = frame.with_columns(pl.Series(LINE, good_lines, dtype=pl.Int64))
+    frame = _empty_is_null(frame, kept)
+    return RawFile(
+        contract,
+        path,
+        "csv",
+        frame,
+        rejects,
+        ignored,
+        missing_optional,
+        digest,
+        size,
+        blank_lines=int(blank.sum()),
+    )
+
+
+def _parse_good(
+    body: bytes,
+    header: list[str],
+    starts: np.ndarray,
+    ends: np.ndarray,
+    good: np.ndarray,
+    kept: list[str],
+    path: Path,
+) -> pl.DataFrame:
+    """Parse the good records with Polars (all text), checking one row per record."""
+    n_good = int(good.sum())
+    schema = {name: pl.String for name in header}
+    if n_good == 0:
+        return pl.DataFrame({c: pl.Series(c, [], dtype=pl.String) for c in kept})
+    # the bytes of the header plus the good records, in order, each ending with a newline
+    first = int(starts[0]) if starts.size else len(body)
+    pieces = [body[:first]]
+    if not pieces[0].endswith(b"\n"):
+        pieces[0] += b"\n"
+    if bool(good.all()):
+        pieces.append(body[first:])
+    else:
+        idx = np.flatnonzero(good)
+        # join runs of consecutive good records as one slice each
+        breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+        for run in np.split(idx, breaks):
+            pieces.append(body[int(starts[run[0]]) : int(ends[run[-1]])] + b"\n")
+    blob = b"".join(pieces)
+    try:
+        frame = pl.read_csv(
+            blob,
+            has_header=True,
+            schema=schema,
+            quote_char='"',
+            raise_if_empty=False,
+            truncate_ragged_lines=False,
+            encoding="utf8-lossy",
+            missing_utf8_is_empty_string=False,
+        )
+        if frame.height == n_good:
+            return frame.select(kept)
+    except Exception:  # noqa: BLE001 - fall back to the exact, slower parser below
+        pass
+    # Fallback (unusual files, e.g. blank lines inside the body): parse record by record.
+    rows = [
+        _parse_record(body[int(s) : int(e)].decode("utf-8"))
+        for s, e in zip(starts[good], ends[good], strict=True)
+    ]
+    columns = {
+        c: [r[header.index(c)] if header.index(c) < len(r) else "" for r in rows] for c in kept
+    }
+    return pl.DataFrame(columns, schema={c: pl.String for c in kept})
