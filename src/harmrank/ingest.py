@@ -578,7 +578,7 @@ def ingest_extract(
             good = good.unique(BY_NAME[name].key[0], keep="first", maintain_order=True)
             checked[name] = (good, bad)
     # reconcile (counted on rows before duplicate collapsing)
-    for name, (good, bad) in checked.items():
+    for name, (_good, bad) in checked.items():
         rep = reports[name]
         rep.read = raws[name].read
         rep.quarantined = bad.height
