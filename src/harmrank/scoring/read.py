@@ -1,0 +1,385 @@
+"""Reading stored runs: the list objects, a nominal's history and explanation (SPEC 3, 5, 6).
+
+Reads use, for each month, the latest approved run, or the latest run when no review step is
+configured (``[review] required = false``). A supervisor may name a draft run (``run_id``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from harmrank import NOTICE
+from harmrank.config import Config, config_from_dict
+from harmrank.reference import OffenceSet, TableSource, descriptions
+from harmrank.scoring.engine import Settings, Sources, load_context, scoring_pipeline
+from harmrank.scoring.months import Month
+from harmrank.store import Store
+
+LIST_KINDS = ("harm", "frequency", "repeat")
+
+
+class NotFound(LookupError):
+    """No run, list or nominal matches what was asked."""
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run_id: str
+    month: str
+    status: str
+    window_start: date
+    window_end: date
+    top_n: int
+    lpas: list[str]
+    last_load_id: int
+    created_by: str
+
+
+_RUN_COLS = "run_id, month, status, window_start, window_end, top_n, lpas, last_load_id, created_by"
+
+
+def _run_row(row: tuple[Any, ...]) -> RunRow:
+    return RunRow(row[0], row[1], row[2], row[3], row[4], row[5], list(row[6]), row[7], row[8])
+
+
+def read_run(store: Store, month: str, config: Config, run_id: str | None = None) -> RunRow:
+    """The run that reads use for ``month`` (or the named run, which must be of that month)."""
+    if run_id is not None:
+        row = store.one(
+            f"SELECT {_RUN_COLS} FROM runs WHERE run_id = ? AND month = ?", [run_id, month]
+        )
+        if row is None:
+            raise NotFound(f"no run {run_id} for {month}")
+        return _run_row(row)
+    approved_only = config.review.required
+    row = store.one(
+        f"SELECT {_RUN_COLS} FROM runs WHERE month = ? AND (NOT ? OR status = 'approved') "
+        "ORDER BY seq DESC LIMIT 1",
+        [month, approved_only],
+    )
+    if row is None:
+        what = "approved run" if approved_only else "run"
+        raise NotFound(
+            f"no {what} for {month}: run `harmrank run --month {month}`"
+            + (" and approve it" if approved_only else "")
+        )
+    return _run_row(row)
+
+
+def _movement(prev_rank: int | None, rank: int) -> str | int:
+    return "new" if prev_rank is None else int(prev_rank) - int(rank)
+
+
+def _crime_dicts(frame: pl.DataFrame) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    offences = descriptions()
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    ordered = frame.sort(
+        ["kind", "nominal_id", "recorded_on", "crime_id"], descending=[False, False, True, False]
+    )
+    for r in ordered.iter_rows(named=True):
+        out.setdefault((r["kind"], r["nominal_id"]), []).append(
+            {
+                "crime_id": r["crime_id"],
+                "ho_code": r["ho_code"],
+                "offence": offences.get(r["ho_code"]),
+                "recorded_on": r["recorded_on"],
+                "lpa": r["lpa"],
+                "weight": r["weight"],
+            }
+        )
+    return out
+
+
+def list_objects(
+    store: Store,
+    month: str,
+    config: Config,
+    *,
+    lpa: str | None = None,
+    kind: str | None = None,
+    run_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """The list objects of SPEC section 6 for a month: every LPA then ALL; harm, frequency,
+    repeat for each; filtered by ``lpa`` and ``kind`` when given."""
+    Month.parse(month)
+    if kind is not None and kind not in LIST_KINDS:
+        raise ValueError(f"list must be one of {', '.join(LIST_KINDS)}")
+    run = read_run(store, month, config, run_id)
+    lpas = [*run.lpas, "ALL"]
+    if lpa is not None:
+        if lpa not in lpas:
+            raise NotFound(f"no LPA {lpa!r} in the run for {month} (LPAs: {', '.join(lpas)})")
+        lpas = [lpa]
+    kinds = [kind] if kind else list(LIST_KINDS)
+    entries = store.frame(
+        "SELECT * FROM run_entries WHERE run_id = ? AND lpa IN (SELECT unnest(?::VARCHAR[])) "
+        "AND list IN (SELECT unnest(?::VARCHAR[])) ORDER BY lpa, list, rank",
+        [run.run_id, lpas, kinds],
+    )
+    nominals = entries.get_column("nominal_id").unique().to_list() if entries.height else []
+    crimes = store.frame(
+        "SELECT kind, nominal_id, crime_id, ho_code, recorded_on, lpa, weight FROM run_crimes "
+        "WHERE run_id = ? AND nominal_id IN (SELECT unnest(?::VARCHAR[]))",
+        [run.run_id, nominals],
+    )
+    orders = store.frame(
+        "SELECT nominal_id, order_type, starts_on, ends_on FROM run_orders "
+        "WHERE run_id = ? AND nominal_id IN (SELECT unnest(?::VARCHAR[])) "
+        "ORDER BY nominal_id, starts_on, order_type, order_id",
+        [run.run_id, nominals],
+    )
+    crime_map = _crime_dicts(crimes)
+    order_map: dict[str, list[dict[str, Any]]] = {}
+    for o in orders.iter_rows(named=True):
+        order_map.setdefault(o["nominal_id"], []).append(
+            {"order_type": o["order_type"], "starts_on": o["starts_on"], "ends_on": o["ends_on"]}
+        )
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for e in entries.iter_rows(named=True):
+        if e["list"] == "repeat":
+            entry = {
+                "rank": e["rank"],
+                "nominal_id": e["nominal_id"],
+                "lpa": e["entry_lpa"],
+                "qualifying": e["qualifying"],
+                "victims": e["victims"],
+                "last_recorded_on": e["last_recorded_on"],
+                "crimes": crime_map.get(("qualifying", e["nominal_id"]), []),
+                "reasons": list(e["reasons"] or []),
+                "movement": _movement(e["prev_rank"], e["rank"]),
+                "orders": order_map.get(e["nominal_id"], []),
+            }
+        else:
+            entry = {
+                "rank": e["rank"],
+                "nominal_id": e["nominal_id"],
+                "harm": e["harm"],
+                "frequency": e["frequency"],
+                "victims": e["victims"],
+                "last_recorded_on": e["last_recorded_on"],
+                "lpa": e["entry_lpa"],
+                "repeat_suspect": bool(e["repeat_suspect"]),
+                "movement": _movement(e["prev_rank"], e["rank"]),
+                "crimes": crime_map.get(("scored", e["nominal_id"]), []),
+                "orders": order_map.get(e["nominal_id"], []),
+            }
+        grouped.setdefault((e["lpa"], e["list"]), []).append(entry)
+    return [
+        {
+            "month": month,
+            "lpa": name,
+            "list": k,
+            "run_id": run.run_id,
+            "status": run.status,
+            "window": {"start": run.window_start, "end": run.window_end},
+            "notice": NOTICE,
+            "entries": grouped.get((name, k), []),
+        }
+        for name in lpas
+        for k in kinds
+    ]
+
+
+def history(
+    store: Store,
+    nominal_id: str,
+    config: Config,
+    *,
+    first: str | None = None,
+    last: str | None = None,
+) -> dict[str, Any]:
+    """One row per month in which the nominal is scored, from the run reads use for that month."""
+    first = str(Month.parse(first)) if first else "0000-01"
+    last = str(Month.parse(last)) if last else "9999-12"
+    rows = store.frame(
+        """
+        WITH used AS (
+            SELECT run_id, month, top_n FROM (
+                SELECT run_id, month, top_n,
+                       row_number() OVER (PARTITION BY month ORDER BY seq DESC) AS k
+                FROM runs
+                WHERE month BETWEEN ? AND ? AND (NOT ? OR status = 'approved')
+            ) WHERE k = 1
+        )
+        SELECT u.month, s.harm, s.frequency, s.victims, s.lpa, s.harm_rank, s.frequency_rank,
+               coalesce(s.harm_rank <= u.top_n, false) AS on_harm_list,
+               s.frequency_rank <= u.top_n AS on_frequency_list,
+               s.repeat_suspect
+        FROM used u JOIN run_scores s ON s.run_id = u.run_id AND s.nominal_id = ?
+        ORDER BY u.month
+        """,
+        [first, last, config.review.required, nominal_id],
+    )
+    return {"nominal_id": nominal_id, "months": rows.to_dicts()}
+
+
+def nominal_lpas(store: Store, nominal_id: str) -> set[str]:
+    """Every LPA a nominal has been attributed to in any run (for access-scope checks)."""
+    rows = store.execute(
+        "SELECT DISTINCT lpa FROM run_scores WHERE nominal_id = ?", [nominal_id]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _asof_views(con: Any, nominal_id: str, load_id: int) -> Sources:
+    """The extract as it stood just after ``load_id``, restricted to one nominal's crimes."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _asof_links AS
+        SELECT crime_id, nominal_id, role FROM links WHERE nominal_id = $n AND load_id <= {load_id}
+        UNION ALL
+        SELECT crime_id, nominal_id, role FROM link_versions
+        WHERE nominal_id = $n AND load_id <= {load_id} AND superseded_by > {load_id}
+        """,
+        {"n": nominal_id},
+    )
+    cols = "crime_id, ho_code, recorded_on, committed_on, lpa, domestic_abuse, victim_id, status, outcome"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _asof_crimes AS
+        SELECT {cols} FROM crimes
+        WHERE crime_id IN (SELECT crime_id FROM _asof_links) AND load_id <= {load_id}
+        UNION ALL
+        SELECT {cols} FROM crime_versions
+        WHERE crime_id IN (SELECT crime_id FROM _asof_links) AND load_id <= {load_id} AND superseded_by > {load_id}
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _asof_nominals AS
+        SELECT nominal_id, birth_year, home_lpa FROM nominals WHERE nominal_id = $n AND load_id <= {load_id}
+        UNION ALL
+        SELECT nominal_id, birth_year, home_lpa FROM nominal_versions
+        WHERE nominal_id = $n AND load_id <= {load_id} AND superseded_by > {load_id}
+        """,
+        {"n": nominal_id},
+    )
+    return Sources(crimes="_asof_crimes", links="_asof_links", nominals="_asof_nominals")
+
+
+def explain(
+    store: Store,
+    nominal_id: str,
+    month: str,
+    config: Config,
+    *,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """A nominal's scores and contributing crimes in the run reads use for ``month``.
+
+    Entries on a list carry their crimes in the run; for any other scored nominal the crimes
+    are recomputed from the extract exactly as it stood when the run was made (the version
+    history), with the run's own weights, offence set and window.
+    """
+    Month.parse(month)
+    run = read_run(store, month, config, run_id)
+    score = store.frame(
+        "SELECT * EXCLUDE (run_id) FROM run_scores WHERE run_id = ? AND nominal_id = ?",
+        [run.run_id, nominal_id],
+    )
+    if score.height == 0:
+        raise NotFound(f"nominal {nominal_id} is not scored in {month}")
+    s = score.row(0, named=True)
+    stored = store.frame(
+        "SELECT kind, nominal_id, crime_id, ho_code, recorded_on, lpa, weight FROM run_crimes "
+        "WHERE run_id = ? AND nominal_id = ? AND kind = 'scored'",
+        [run.run_id, nominal_id],
+    )
+    if stored.height == 0:
+        stored = _recompute_crimes(store, run, nominal_id)
+    crimes = _crime_dicts(stored).get(("scored", nominal_id), [])
+    orders = store.frame(
+        "SELECT order_type, starts_on, ends_on FROM orders WHERE nominal_id = ? AND starts_on <= ? "
+        "AND (ends_on IS NULL OR ends_on >= ?) ORDER BY starts_on, order_type, order_id",
+        [nominal_id, run.window_end, run.window_end],
+    ).to_dicts()
+    return {
+        "month": month,
+        "run_id": run.run_id,
+        "status": run.status,
+        "window": {"start": run.window_start, "end": run.window_end},
+        "notice": NOTICE,
+        "nominal_id": nominal_id,
+        "harm": s["harm"],
+        "frequency": s["frequency"],
+        "victims": s["victims"],
+        "last_recorded_on": s["last_recorded_on"],
+        "lpa": s["lpa"],
+        "harm_rank": s["harm_rank"],
+        "frequency_rank": s["frequency_rank"],
+        "on_harm_list": s["harm_rank"] is not None and s["harm_rank"] <= run.top_n,
+        "on_frequency_list": s["frequency_rank"] <= run.top_n,
+        "repeat_suspect": s["repeat_suspect"],
+        "crimes": crimes,
+        "orders": orders,
+    }
+
+
+def _recompute_crimes(store: Store, run: RunRow, nominal_id: str) -> pl.DataFrame:
+    cur = store.cursor()
+    try:
+        meta = cur.one("SELECT config, offence_sets FROM runs WHERE run_id = ?", [run.run_id])
+        assert meta is not None
+        cfg = config_from_dict(json.loads(meta[0]), source=f"run {run.run_id}")
+        vawg = json.loads(meta[1])["vawg"]
+        weights = {
+            code: Decimal(str(w))
+            for code, w in cur.execute(
+                "SELECT ho_code, weight FROM run_weights WHERE run_id = ?", [run.run_id]
+            ).fetchall()
+        }
+        settings = Settings(
+            config=cfg,
+            weights=weights,
+            weight_tables=(),
+            vawg=OffenceSet(
+                "vawg",
+                frozenset(vawg["codes"]),
+                TableSource("vawg", vawg["source"], vawg["sha256"], vawg["rows"]),
+            ),
+            rule=None,
+            lpas=run.lpas,
+            lpa_source="run",
+        )
+        src = _asof_views(cur.con, nominal_id, run.last_load_id)
+        load_context(cur.con, settings, [Month.parse(run.month)])
+        pipeline = scoring_pipeline(settings, src)
+        for name, sql in pipeline.steps[:2]:  # _eligible, _in_window
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        return cur.frame(
+            "SELECT 'scored' AS kind, nominal_id, crime_id, ho_code, recorded_on, lpa, weight "
+            "FROM _in_window WHERE nominal_id = ?",
+            [nominal_id],
+        )
+    finally:
+        cur.close()
+
+
+def runs_table(store: Store) -> list[dict[str, Any]]:
+    """The stored runs with status and provenance (newest first)."""
+    rows = store.frame(
+        "SELECT run_id, month, status, created_at, created_by, approved_by, approved_at, backfill_id, "
+        "window_start, window_end, data_fingerprint, last_load_id, engine_version, "
+        "rule->>'name' AS rule, rule->>'version' AS rule_version, weights::VARCHAR AS weights, "
+        "config::VARCHAR AS config FROM runs ORDER BY seq DESC"
+    )
+    out = []
+    for r in rows.to_dicts():
+        r["weights"] = json.loads(r["weights"])
+        r["config"] = json.loads(r["config"])
+        out.append(r)
+    return out
+
+
+def months_with_runs(store: Store, config: Config) -> list[str]:
+    rows = store.execute(
+        "SELECT DISTINCT month FROM runs WHERE (NOT ? OR status = 'approved') ORDER BY month",
+        [config.review.required],
+    ).fetchall()
+    return [r[0] for r in rows]

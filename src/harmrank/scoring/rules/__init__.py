@@ -1,0 +1,315 @@
+"""Repeat-suspect rules (SPEC section 4): pluggable, evaluated on whole sets of nominals.
+
+A rule has a name, a version and a description, and decides, for every nominal at each as-at
+month, whether it is a repeat suspect, with the crimes that made it so and the reasons.
+
+Rules come from
+- declarative TOML files (:class:`RuleFile`): a force adopts the national definition the day
+  it is published by writing one file and naming it in ``[scoring] repeat_rule``;
+- Python plugins registered under the entry-point group ``harmrank.repeat_rules``; an entry
+  point loads an object with ``name``, ``version``, ``description`` and
+  ``evaluate(ctx: RuleContext) -> RuleResult`` (or a class or factory that returns one).
+
+The engine prepares, on the rule's connection, three tables a rule reads:
+
+``rule_links``   one row per (nominal, crime) link of a crime with ``status = recorded``, in any
+                 role (the rule decides which roles count): ``nominal_id, crime_id, role,
+                 ho_code, recorded_on, committed_on, basis_on, lpa, domestic_abuse, victim_id``
+                 where ``basis_on`` is the date the configured date basis puts the crime on;
+``rule_nominals`` ``nominal_id, birth_year``;
+``rule_months``  the as-at months: ``month`` (YYYY-MM), ``first_day``, ``as_at`` (last day),
+                 ``year``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import duckdb
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from harmrank.config import Config
+from harmrank.contract import ROLES
+from harmrank.reference import load_offence_set
+
+ENTRY_POINT_GROUP = "harmrank.repeat_rules"
+
+
+class RuleError(ValueError):
+    """A rule that cannot be loaded or used; the message says which and why."""
+
+
+@dataclass
+class RuleContext:
+    """What a rule may read: the prepared tables on ``con`` and the configuration."""
+
+    con: duckdb.DuckDBPyConnection
+    config: Config
+
+    def offence_codes(self, name_or_codes: str | list[str]) -> frozenset[str]:
+        if isinstance(name_or_codes, list):
+            return frozenset(c.strip() for c in name_or_codes if c.strip())
+        return load_offence_set(name_or_codes, self.config).codes
+
+
+@dataclass
+class RuleResult:
+    """A rule's decisions: only nominals for whom the rule holds appear.
+
+    ``qualifying``: ``month, nominal_id, crime_id`` (the crimes that made each decision);
+    ``reasons``: ``month, nominal_id, reasons`` (a list of short sentences).
+    """
+
+    qualifying: pl.DataFrame
+    reasons: pl.DataFrame
+
+
+@runtime_checkable
+class RepeatRule(Protocol):
+    name: str
+    version: str
+    description: str
+
+    def evaluate(self, ctx: RuleContext) -> RuleResult: ...
+
+
+class RuleFile(BaseModel):
+    """A declarative rule file (TOML)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    offences: str | list[str] = Field(description="A named offence set, or a list of HO codes.")
+    include_domestic_abuse: bool = False
+    min_crimes: int = Field(default=2, ge=1)
+    min_distinct_victims: int = Field(default=1, ge=0)
+    window_months: int = Field(default=36, ge=1, le=600)
+    roles: list[str] = Field(
+        default_factory=lambda: ["suspect", "charged", "convicted"], min_length=1
+    )
+    min_age: int | None = Field(default=None, ge=0, le=120)
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, roles: list[str]) -> list[str]:
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown:
+            raise ValueError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
+        return roles
+
+
+@dataclass(frozen=True)
+class DeclarativeRule:
+    """A rule defined by a :class:`RuleFile`; turned into SQL by :meth:`sql`."""
+
+    spec: RuleFile
+    source: str
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def version(self) -> str:
+        return self.spec.version
+
+    @property
+    def description(self) -> str:
+        return self.spec.description
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "description": self.description,
+            "kind": "file",
+            "source": self.source,
+            "sha256": self.sha256,
+            "definition": self.spec.model_dump(mode="json"),
+        }
+
+    def sql(self, codes_table: str) -> str:
+        """The rule as one SQL query over ``rule_links``, ``rule_nominals``, ``rule_months``."""
+        s = self.spec
+        roles = ", ".join(f"'{r}'" for r in s.roles)
+        in_set = f"l.ho_code IN (SELECT ho_code FROM {codes_table})"
+        offence = f"({in_set} OR l.domestic_abuse)" if s.include_domestic_abuse else in_set
+        age_ok = (
+            "true"
+            if s.min_age is None
+            else f"(nm.birth_year IS NULL OR m.year - nm.birth_year >= {s.min_age})"
+        )
+        age_reason = (
+            "NULL"
+            if s.min_age is None
+            else (
+                "CASE WHEN nm.birth_year IS NULL THEN 'age unknown (no birth year recorded; "
+                "not excluded by the age condition)' "
+                f"ELSE format('aged {{}} in {{}} (at least {s.min_age})', m.year - nm.birth_year, m.year) END"
+            )
+        )
+        w = s.window_months
+        return f"""
+        WITH q AS (
+            SELECT l.nominal_id, l.crime_id, l.victim_id, l.recorded_on, l.basis_on
+            FROM rule_links l
+            WHERE l.role IN ({roles}) AND {offence}
+        ),
+        candidates AS (   -- nominals that could meet the counts at some month
+            SELECT nominal_id FROM q GROUP BY nominal_id
+            HAVING count(*) >= {s.min_crimes}
+               AND count(DISTINCT victim_id) + count(*) FILTER (WHERE victim_id IS NULL)
+                   >= {s.min_distinct_victims}
+        ),
+        in_window AS (
+            SELECT m.month, q.nominal_id, q.crime_id, q.victim_id
+            FROM rule_months m
+            JOIN q ON q.basis_on BETWEEN (m.first_day - INTERVAL {w - 1} MONTH)::DATE AND m.as_at
+            WHERE q.nominal_id IN (SELECT nominal_id FROM candidates)
+        ),
+        per AS (
+            SELECT month, nominal_id, count(*) AS n,
+                   count(DISTINCT victim_id) AS known_victims,
+                   count(*) FILTER (WHERE victim_id IS NULL) AS unknown_victims
+            FROM in_window GROUP BY month, nominal_id
+        ),
+        flagged AS (
+            SELECT per.month, per.nominal_id,
+                   list_filter([
+                       format('{{}} qualifying crimes (at least {s.min_crimes}) in the {w} months to {{}}',
+                              per.n, strftime(m.as_at, '%Y-%m-%d')),
+                       format('{{}} distinct victims (at least {s.min_distinct_victims})',
+                              per.known_victims + per.unknown_victims),
+                       CASE WHEN per.unknown_victims > 0 THEN format(
+                           'victim unknown on {{}} crime(s), each counted as one more distinct victim',
+                           per.unknown_victims) END,
+                       {age_reason}
+                   ], lambda x: x IS NOT NULL) AS reasons
+            FROM per
+            JOIN rule_months m USING (month)
+            LEFT JOIN rule_nominals nm USING (nominal_id)
+            WHERE per.n >= {s.min_crimes}
+              AND per.known_victims + per.unknown_victims >= {s.min_distinct_victims}
+              AND {age_ok}
+        )
+        SELECT f.month, f.nominal_id, f.reasons, w.crime_id
+        FROM flagged f JOIN in_window w USING (month, nominal_id)
+        """
+
+    def evaluate(self, ctx: RuleContext) -> RuleResult:
+        codes = sorted(ctx.offence_codes(self.spec.offences))
+        table = "__rule_codes"
+        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (ho_code VARCHAR)")
+        if codes:
+            ctx.con.executemany(f"INSERT INTO {table} VALUES (?)", [[c] for c in codes])
+        rows = ctx.con.sql(self.sql(table)).pl()
+        ctx.con.execute(f"DROP TABLE {table}")
+        reasons = rows.select("month", "nominal_id", "reasons").unique(["month", "nominal_id"])
+        return RuleResult(rows.select("month", "nominal_id", "crime_id"), reasons)
+
+
+def _rule_file_error(source: str, err: ValidationError) -> RuleError:
+    lines = [f"{source}: the rule file is not valid:"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(file)"
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"  {key}: {msg}")
+    return RuleError("\n".join(lines))
+
+
+def parse_rule_file(data: bytes, source: str) -> DeclarativeRule:
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise RuleError(f"{source}: not a valid TOML rule file: {e}") from None
+    try:
+        spec = RuleFile.model_validate(raw)
+    except ValidationError as e:
+        raise _rule_file_error(source, e) from None
+    return DeclarativeRule(spec, source, hashlib.sha256(data).hexdigest())
+
+
+def load_rule_file(path: Path) -> DeclarativeRule:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise RuleError(f"{path}: cannot read the rule file: {e.strerror or e}") from None
+    return parse_rule_file(data, str(path))
+
+
+def builtin_rules() -> dict[str, RepeatRule]:
+    folder = resources.files("harmrank.scoring.rules").joinpath("builtin")
+    rules: dict[str, RepeatRule] = {}
+    for f in sorted(folder.iterdir(), key=lambda p: p.name):
+        if f.name.endswith(".toml"):
+            rule = parse_rule_file(f.read_bytes(), f"harmrank:scoring/rules/builtin/{f.name}")
+            rules[rule.name] = rule
+    return rules
+
+
+def _plugin(ep: Any) -> RepeatRule:
+    obj = ep.load()
+    if isinstance(obj, type) or (callable(obj) and not isinstance(obj, RepeatRule)):
+        obj = obj()
+    if not isinstance(obj, RepeatRule):
+        raise RuleError(
+            f"entry point {ep.name!r} ({ep.value}) in {ENTRY_POINT_GROUP} is not a repeat rule: "
+            "it needs name, version, description and evaluate(ctx)"
+        )
+    return obj
+
+
+def plugin_rules() -> dict[str, RepeatRule]:
+    rules: dict[str, RepeatRule] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        rule = _plugin(ep)
+        rules[rule.name] = rule
+    return rules
+
+
+def registered_rules() -> dict[str, RepeatRule]:
+    """Built-in rules, then plugins (a plugin may not silently replace a built-in)."""
+    rules = builtin_rules()
+    for name, rule in plugin_rules().items():
+        if name in rules:
+            raise RuleError(f"the plugin rule {name!r} has the name of a built-in rule; rename it")
+        rules[name] = rule
+    return rules
+
+
+def resolve_rule(config: Config) -> RepeatRule:
+    """The rule named by ``[scoring] repeat_rule``: a registered name or a rule file's path."""
+    ref = config.scoring.repeat_rule
+    rules = registered_rules()
+    if ref in rules:
+        return rules[ref]
+    path = config.resolve(ref)
+    if ref.endswith(".toml") or path.is_file():
+        return load_rule_file(path)
+    raise RuleError(
+        f"repeat_rule {ref!r} is neither a registered rule ({', '.join(sorted(rules))}) "
+        "nor a rule file"
+    )
+
+
+def rule_provenance(rule: RepeatRule) -> dict[str, Any]:
+    if isinstance(rule, DeclarativeRule):
+        return rule.provenance()
+    module = type(rule).__module__
+    return {
+        "name": rule.name,
+        "version": rule.version,
+        "description": rule.description,
+        "kind": "plugin",
+        "source": f"{module}.{type(rule).__qualname__}",
+    }

@@ -1,0 +1,368 @@
+"""Runs (SPEC section 5): score months and store each as an immutable run with provenance.
+
+A single run scores ``[M-1, M]`` in one pass (movement compares with ``M-1`` on the same data
+and configuration) and stores ``M``. A backfill scores a range in batches of shared passes and
+stores every month, all in one transaction: a backfill killed half-way leaves nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from harmrank import __version__, audit
+from harmrank.config import Config
+from harmrank.scoring.engine import Settings, _load_table, compute, resolve_settings
+from harmrank.scoring.months import Month, month_range
+from harmrank.store import Store
+
+BATCH_MONTHS = 24  # months scored per shared pass in a backfill (bounds memory)
+
+Progress = Callable[[int, int], None]  # (months done, months in all)
+
+
+class RunError(ValueError):
+    """A run that cannot be made or approved; the message says why."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    month: str
+    status: str
+    created_by: str
+    backfill_id: str | None
+
+
+def data_fingerprint(store: Store) -> tuple[str, int]:
+    """A checksum of the extract as stored now (order-independent), and the latest load id."""
+    parts = store.one(
+        """
+        SELECT
+          (SELECT count(*) || ':' || coalesce(bit_xor(hash(crime_id, ho_code, recorded_on, committed_on,
+                  lpa, domestic_abuse, victim_id, status, outcome)), 0) FROM crimes),
+          (SELECT count(*) || ':' || coalesce(bit_xor(hash(crime_id, nominal_id, role)), 0) FROM links),
+          (SELECT count(*) || ':' || coalesce(bit_xor(hash(nominal_id, birth_year, home_lpa)), 0) FROM nominals),
+          (SELECT count(*) || ':' || coalesce(bit_xor(hash(order_id, nominal_id, order_type, starts_on, ends_on)), 0) FROM orders),
+          (SELECT count(*) || ':' || coalesce(bit_xor(hash(lpa)), 0) FROM lpas),
+          (SELECT coalesce(max(load_id), 0) FROM loads)
+        """
+    )
+    assert parts is not None
+    digest = hashlib.sha256("|".join(str(p) for p in parts[:5]).encode()).hexdigest()
+    return digest, int(parts[5])
+
+
+def _data_quality(
+    store: Store, settings: Settings, months: list[Month], last_load: int
+) -> dict[str, dict[str, Any]]:
+    """Per month: unweighted eligible codes, quarantined rows, crimes per LPA and month."""
+    con = store.con
+    unweighted = con.execute(
+        "SELECT month, ho_code, count(DISTINCT crime_id) FROM _in_window WHERE weight IS NULL "
+        "GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    quarantine_last = dict(
+        con.execute(
+            "SELECT file, count(*) FROM quarantine WHERE load_id = ? GROUP BY file ORDER BY file",
+            [last_load],
+        ).fetchall()
+    )
+    quarantine_all = dict(
+        con.execute("SELECT file, count(*) FROM quarantine GROUP BY file ORDER BY file").fetchall()
+    )
+    starts = [m.window(settings.window_months)[0] for m in months]
+    counts = con.execute(
+        """
+        SELECT lpa, strftime(recorded_on, '%Y-%m') AS month, count(*) AS crimes,
+               count(*) FILTER (WHERE status = 'recorded'
+                                AND (domestic_abuse OR ho_code IN (SELECT ho_code FROM _vawg))) AS vawg
+        FROM crimes WHERE recorded_on BETWEEN ? AND ?
+        GROUP BY ALL
+        """,
+        [min(starts), max(m.last_day for m in months)],
+    ).fetchall()
+    by_key = {(lpa, mon): (n, v) for lpa, mon, n, v in counts}
+    out: dict[str, dict[str, Any]] = {}
+    for m in months:
+        window = [str(x) for x in month_range(m.shift(-(settings.window_months - 1)), m)]
+        per_lpa = {
+            lpa: {
+                mon: {
+                    "crimes": by_key.get((lpa, mon), (0, 0))[0],
+                    "vawg_crimes": by_key.get((lpa, mon), (0, 0))[1],
+                }
+                for mon in window
+            }
+            for lpa in settings.lpas
+        }
+        outside = sum(
+            n
+            for (lpa, mon), (n, _v) in by_key.items()
+            if lpa not in settings.lpas and mon in window
+        )
+        out[str(m)] = {
+            "unweighted_codes": {code: n for mon, code, n in unweighted if mon == str(m)},
+            "quarantined_rows": {
+                "latest_load": quarantine_last,
+                "latest_load_id": last_load,
+                "all_loads": quarantine_all,
+            },
+            "crimes_per_lpa_month": per_lpa,
+            "crimes_outside_known_lpas": outside,
+            "empty_lpa_months": [
+                f"{lpa} {mon}"
+                for lpa, months_ in per_lpa.items()
+                for mon, c in months_.items()
+                if c["crimes"] == 0
+            ],
+        }
+    return out
+
+
+def _persist(
+    store: Store,
+    settings: Settings,
+    months: list[Month],
+    *,
+    user: str,
+    backfill_id: str | None,
+    fingerprint: str,
+    last_load: int,
+    provenance: dict[str, Any],
+) -> list[RunInfo]:
+    con = store.con
+    seq0 = int(store.scalar("SELECT coalesce(max(seq), 0) FROM runs")) + 1
+    run_ids = {str(m): f"R{seq0 + i:06d}" for i, m in enumerate(months)}
+    _load_table(
+        con,
+        "_run_ids",
+        pl.DataFrame(
+            {"month": list(run_ids), "run_id": list(run_ids.values())},
+            schema={"month": pl.String, "run_id": pl.String},
+        ),
+    )
+    dq = _data_quality(store, settings, months, last_load)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    cfg = settings.config.scoring
+    rows = []
+    for i, m in enumerate(months):
+        start, end = m.window(cfg.window_months)
+        rows.append(
+            [
+                run_ids[str(m)],
+                seq0 + i,
+                str(m),
+                now,
+                user,
+                "draft",
+                None,
+                None,
+                backfill_id,
+                start,
+                end,
+                cfg.top_n,
+                cfg.attribution,
+                settings.lpas,
+                json.dumps(provenance["config"]),
+                json.dumps(provenance["weights"]),
+                json.dumps(provenance["offence_sets"]),
+                json.dumps(provenance["rule"]),
+                fingerprint,
+                last_load,
+                __version__,
+                json.dumps(dq[str(m)]),
+            ]
+        )
+    con.executemany(
+        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::JSON, ?::JSON, ?::JSON, ?::JSON, ?, ?, ?, ?::JSON)",
+        rows,
+    )
+    con.execute(
+        "INSERT INTO run_weights SELECT r.run_id, w.ho_code, w.weight FROM _run_ids r CROSS JOIN _weights w"
+    )
+    con.execute("""
+        INSERT INTO run_scores
+        SELECT r.run_id, s.nominal_id, a.lpa, s.harm, s.frequency, s.victims, s.last_recorded_on,
+               own.harm_rank, own.frequency_rank, al.harm_rank, al.frequency_rank,
+               f.nominal_id IS NOT NULL
+        FROM _scores s
+        JOIN _run_ids r USING (month)
+        JOIN _attributed a USING (month, nominal_id)
+        LEFT JOIN _ranked own ON own.month = s.month AND own.nominal_id = s.nominal_id AND own.list_lpa = a.lpa
+        JOIN _ranked al ON al.month = s.month AND al.nominal_id = s.nominal_id AND al.list_lpa = 'ALL'
+        LEFT JOIN (SELECT DISTINCT month, nominal_id FROM _flag_reasons) f
+               ON f.month = s.month AND f.nominal_id = s.nominal_id
+        ORDER BY r.run_id, s.nominal_id
+    """)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _entries AS
+        SELECT r.run_id, t.month, t.lpa, t.list, t.rank, t.nominal_id, a.lpa AS entry_lpa,
+               s.harm, s.frequency, s.victims, s.last_recorded_on,
+               f.nominal_id IS NOT NULL AS repeat_suspect,
+               NULL::INTEGER AS qualifying, NULL::VARCHAR[] AS reasons, t.prev_rank
+        FROM _top t
+        JOIN _run_ids r USING (month)
+        JOIN _scores s USING (month, nominal_id)
+        JOIN _attributed a USING (month, nominal_id)
+        LEFT JOIN (SELECT DISTINCT month, nominal_id FROM _flag_reasons) f USING (month, nominal_id)
+        WHERE t.lpa = 'ALL' OR t.lpa IN (SELECT lpa FROM _lpa_list)
+        UNION ALL
+        SELECT r.run_id, x.month, x.lpa, 'repeat', x.rank, x.nominal_id, x.entry_lpa,
+               NULL, NULL, x.victims, x.last_recorded_on, NULL, x.qualifying, x.reasons, x.prev_rank
+        FROM _repeat x JOIN _run_ids r USING (month)
+        WHERE x.lpa = 'ALL' OR x.lpa IN (SELECT lpa FROM _lpa_list)
+    """)
+    con.execute(
+        "INSERT INTO run_entries SELECT * EXCLUDE (month) FROM _entries ORDER BY run_id, lpa, list, rank"
+    )
+    con.execute("""
+        INSERT INTO run_crimes
+        SELECT DISTINCT r.run_id, 'scored', w.nominal_id, w.crime_id, w.ho_code, w.recorded_on, w.lpa, w.weight
+        FROM _in_window w
+        JOIN _run_ids r USING (month)
+        JOIN (SELECT DISTINCT month, nominal_id FROM _entries WHERE list <> 'repeat') e USING (month, nominal_id)
+        UNION ALL
+        SELECT DISTINCT r.run_id, 'qualifying', q.nominal_id, q.crime_id, q.ho_code, q.recorded_on, q.lpa, q.weight
+        FROM _qualifying q JOIN _run_ids r USING (month)
+    """)
+    con.execute("""
+        INSERT INTO run_orders
+        SELECT DISTINCT e.run_id, o.nominal_id, o.order_id, o.order_type, o.starts_on, o.ends_on
+        FROM (SELECT DISTINCT run_id, month, nominal_id FROM _entries) e
+        JOIN _months m USING (month)
+        JOIN orders o ON o.nominal_id = e.nominal_id
+        WHERE o.starts_on <= m.as_at AND (o.ends_on IS NULL OR o.ends_on >= m.as_at)
+    """)
+    return [RunInfo(run_ids[str(m)], str(m), "draft", user, backfill_id) for m in months]
+
+
+def score_months(
+    store: Store,
+    months: list[Month],
+    config: Config,
+    *,
+    user: str | None = None,
+    backfill: bool = False,
+    progress: Progress | None = None,
+) -> list[RunInfo]:
+    """Score and store ``months`` (each as its own run), in one transaction."""
+    if not months:
+        return []
+    months = sorted(set(months))
+    user = user or audit.os_user()
+    out: list[RunInfo] = []
+    with store.transaction():
+        settings = resolve_settings(store.con, config)
+        provenance = settings.provenance()
+        fingerprint, last_load = data_fingerprint(store)
+        if last_load == 0:
+            raise RunError("the database holds no extract yet: run `harmrank ingest` first")
+        backfill_id = None
+        if backfill:
+            backfill_id = f"B{int(store.scalar('SELECT coalesce(max(seq), 0) FROM runs')) + 1:06d}"
+        done = 0
+        for i in range(0, len(months), BATCH_MONTHS):
+            batch = months[i : i + BATCH_MONTHS]
+            compute_months = sorted(set(batch) | {m.shift(-1) for m in batch})
+            compute(store.con, settings, compute_months)
+            out += _persist(
+                store,
+                settings,
+                batch,
+                user=user,
+                backfill_id=backfill_id,
+                fingerprint=fingerprint,
+                last_load=last_load,
+                provenance=provenance,
+            )
+            done += len(batch)
+            if progress:
+                progress(done, len(months))
+    audit.append(
+        store,
+        user=user,
+        action="backfill" if backfill else "run",
+        route="harmrank run",
+        month=str(months[0]) if len(months) == 1 else f"{months[0]}..{months[-1]}",
+        row_count=len(out),
+        detail={"runs": [r.run_id for r in out], "backfill_id": out[0].backfill_id},
+    )
+    return out
+
+
+def run_month(
+    store: Store, month: Month | str, config: Config, *, user: str | None = None
+) -> RunInfo:
+    m = Month.parse(month) if isinstance(month, str) else month
+    return score_months(store, [m], config, user=user)[0]
+
+
+def backfill(
+    store: Store,
+    first: Month | str,
+    last: Month | str,
+    config: Config,
+    *,
+    user: str | None = None,
+    progress: Progress | None = None,
+) -> list[RunInfo]:
+    f = Month.parse(first) if isinstance(first, str) else first
+    t = Month.parse(last) if isinstance(last, str) else last
+    return score_months(
+        store, month_range(f, t), config, user=user, backfill=True, progress=progress
+    )
+
+
+def approve_runs(
+    store: Store,
+    run_ids: list[str],
+    *,
+    by: str,
+    roles: tuple[str, ...] = ("supervisor",),
+) -> list[str]:
+    """Approve draft runs: four eyes (the approver did not start the run), logged."""
+    if not run_ids:
+        raise RunError("no runs to approve")
+    found = {
+        r[0]: (r[1], r[2])
+        for r in store.execute(
+            "SELECT run_id, status, created_by FROM runs WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
+            [run_ids],
+        ).fetchall()
+    }
+    missing = [r for r in run_ids if r not in found]
+    if missing:
+        raise RunError(f"no such run: {', '.join(missing)}")
+    not_draft = [r for r in run_ids if found[r][0] != "draft"]
+    if not_draft:
+        raise RunError(f"already approved: {', '.join(not_draft)}")
+    own = [r for r in run_ids if found[r][1] == by]
+    if own:
+        raise RunError(
+            f"{by} started {', '.join(own)}: a run must be approved by a supervisor other than "
+            "the one who started it"
+        )
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with store.transaction():
+        store.execute(
+            "UPDATE runs SET status = 'approved', approved_by = ?, approved_at = ? "
+            "WHERE run_id IN (SELECT unnest(?::VARCHAR[])) AND status = 'draft'",
+            [by, now, run_ids],
+        )
+    audit.append(
+        store,
+        user=by,
+        roles=list(roles),
+        action="approve",
+        route="approve runs",
+        row_count=len(run_ids),
+        detail={"runs": run_ids},
+    )
+    return run_ids
