@@ -17,6 +17,8 @@ import codecs
 import csv
 import hashlib
 import io
+import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,9 +107,13 @@ def _header(
         raise ExtractUnreadable(
             f"{source}: the header row is empty (the first line must name the columns)"
         )
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(names)
+    dupes = sorted(n for n, k in counts.items() if k > 1)
     if dupes:
-        raise ExtractUnreadable(f"{source}: the header names {', '.join(dupes)} more than once")
+        shown = ", ".join(f"'{n}'" if n else "an empty name" for n in dupes)
+        raise ExtractUnreadable(
+            f"{source}: the header has {shown} more than once; every column needs its own name"
+        )
     missing = [c for c in contract.required_columns if c not in names]
     if missing:
         raise ExtractUnreadable(
@@ -185,14 +191,109 @@ def _empty_is_null(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     )
 
 
-def _record_spans(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """Start and end (exclusive, before any CR) of each record; line of each start; whether
-    the file ends inside an open quote."""
-    newlines = np.flatnonzero(arr == 10)
-    quotes = np.flatnonzero(arr == 34)
+# ------------------------------------------------------------------------ CSV records ----
+_COMMA, _NL, _CR, _QUOTE = 44, 10, 13, 34
+
+
+@dataclass
+class _Quotes:
+    """The double quotes of a CSV body, sorted into the ones that open or close a quoted field
+    (``kept``) and misplaced ones (``misplaced``: a quote inside an unquoted field, text after
+    a closing quote, or an opening quote that is never closed, in ``unclosed``)."""
+
+    kept: np.ndarray
+    misplaced: np.ndarray
+    unclosed: np.ndarray
+
+
+def _classify_quotes(arr: np.ndarray) -> _Quotes:
+    """Which quotes delimit fields, as RFC 4180 (and Polars, and Python's csv) read them: a quote
+    opens a field only at the start of a field; inside a quoted field ``""`` is a quote and a lone
+    quote closes the field, which must then end.
+
+    The usual file passes a vectorised check (every quote is where the parity of the quotes
+    before it says it should be); only a file with misplaced quotes is scanned quote by quote,
+    from the first misplaced one, so that a stray quote spoils one record and never the rest of
+    the file."""
+    quotes = np.flatnonzero(arr == _QUOTE)
+    empty = np.empty(0, dtype=np.int64)
+    if not quotes.size:
+        return _Quotes(quotes, empty, empty)
+    n = arr.size
+    prev = np.where(quotes > 0, arr[np.maximum(quotes - 1, 0)], _NL)
+    nxt = np.where(quotes < n - 1, arr[np.minimum(quotes + 1, n - 1)], _NL)
+    adjacent_prev = np.zeros(quotes.size, dtype=bool)
+    adjacent_prev[1:] = quotes[1:] == quotes[:-1] + 1
+    adjacent_next = np.zeros(quotes.size, dtype=bool)
+    adjacent_next[:-1] = adjacent_prev[1:]
+    opening = (np.arange(quotes.size) & 1) == 0
+    opens_ok = (prev == _COMMA) | (prev == _NL) | adjacent_prev  # field start, or `""` inside
+    closes_ok = (nxt == _COMMA) | (nxt == _NL) | (nxt == _CR) | adjacent_next
+    wrong = np.flatnonzero(np.where(opening, ~opens_ok, ~closes_ok))
+    if not wrong.size:
+        if quotes.size & 1:  # the last quote opens a field that never closes
+            return _Quotes(quotes[:-1], empty, quotes[-1:])
+        return _Quotes(quotes, empty, empty)
+    return _scan_quotes(arr, quotes, int(wrong[0]))
+
+
+def _scan_quotes(arr: np.ndarray, quotes: np.ndarray, first_wrong: int) -> _Quotes:
+    """The quote-by-quote reading of :func:`_classify_quotes`, from the first misplaced quote
+    (every quote before it is where it should be)."""
+    n = arr.size
+    keep = np.ones(quotes.size, dtype=bool)
+    misplaced: list[int] = []
+    unclosed: list[int] = []
+    pos = quotes.tolist()
+    i = first_wrong
+    inside = bool(first_wrong & 1)  # an odd index: the quote before it opened a field
+    last_open = first_wrong - 1 if inside else -1
+    while True:
+        while i < len(pos):
+            p = pos[i]
+            if not inside:
+                before = int(arr[p - 1]) if p else _NL
+                if before in (_COMMA, _NL):
+                    inside, last_open = True, i
+                else:  # a quote in the middle of an unquoted field: a literal, but misplaced
+                    keep[i] = False
+                    misplaced.append(p)
+                i += 1
+            elif i + 1 < len(pos) and pos[i + 1] == p + 1:  # `""` inside a quoted field
+                i += 2
+            else:
+                after = int(arr[p + 1]) if p + 1 < n else _NL
+                if after not in (_COMMA, _NL, _CR):  # text after the closing quote
+                    if np.any(arr[pos[last_open] : p] == _NL):
+                        # A "field" that runs over lines and then does not end: far more likely
+                        # an opening quote that was never closed (this quote opened a later
+                        # field). Cut it at its own line, below, rather than swallow the lines.
+                        break
+                    misplaced.append(p)
+                inside = False
+                i += 1
+        if not inside:
+            break
+        # The field opened at `last_open` never closes: that quote becomes a literal, its record
+        # ends with its line, and the file is read on from just after it (only `""` pairs were
+        # read inside the field, so the scan moves forward every time).
+        keep[last_open] = False
+        unclosed.append(pos[last_open])
+        i, inside = last_open + 1, False
+    as_array = np.asarray
+    return _Quotes(
+        quotes[keep],
+        as_array(sorted(misplaced), dtype=np.int64),
+        as_array(unclosed, dtype=np.int64),
+    )
+
+
+def _record_spans(arr: np.ndarray, quotes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start and end (exclusive, before any CR) of each record, and the line of each start.
+    A record ends at a newline outside quoted fields (``quotes``: the field-delimiting ones)."""
+    newlines = np.flatnonzero(arr == _NL)
     if quotes.size:
-        outside = (np.searchsorted(quotes, newlines) & 1) == 0
-        terminators = newlines[outside]
+        terminators = newlines[(np.searchsorted(quotes, newlines) & 1) == 0]
     else:
         terminators = newlines
     n = arr.size
@@ -201,58 +302,99 @@ def _record_spans(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     if starts[-1] >= n:  # the file ends with a newline: no record after it
         starts, ends = starts[:-1], ends[:-1]
     if starts.size:
-        has_cr = (ends > starts) & (arr[np.maximum(ends - 1, 0)] == 13)
+        has_cr = (ends > starts) & (arr[np.maximum(ends - 1, 0)] == _CR)
         ends = ends - has_cr.astype(np.int64)
     lines = np.searchsorted(newlines, starts).astype(np.int64) + 1
-    open_quote = bool(quotes.size & 1)
-    return starts, ends, lines, open_quote
+    return starts, ends, lines
 
 
-def _unquoted_commas(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The number of field separators (commas outside quotes) in each record, in chunks."""
+def _stray_carriage_returns(arr: np.ndarray, quotes: np.ndarray) -> np.ndarray:
+    """Carriage returns that do not end a line, outside quoted fields (not RFC 4180, and
+    Polars would read the fields after one wrongly)."""
+    crs = np.flatnonzero(arr == _CR)
+    if not crs.size:
+        return crs
+    crs = crs[(crs + 1 < arr.size) & (arr[np.minimum(crs + 1, arr.size - 1)] != _NL)]
+    if quotes.size:
+        crs = crs[(np.searchsorted(quotes, crs) & 1) == 0]
+    return crs
+
+
+def _owners(starts: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The index of the record holding each byte position."""
+    return np.searchsorted(starts, positions, side="right") - 1
+
+
+def _unquoted_commas(
+    arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, quotes: np.ndarray
+) -> np.ndarray:
+    """The number of field separators (commas outside quoted fields) in each record, counted
+    in chunks to bound memory on national extracts."""
     counts = np.zeros(starts.size, dtype=np.int64)
     i = 0
     while i < starts.size:
         j = int(np.searchsorted(starts, starts[i] + _CHUNK, side="left"))
         j = max(j, i + 1)
         lo, hi = int(starts[i]), int(ends[j - 1])
-        block = arr[lo:hi]
-        commas = np.flatnonzero(block == 44)
+        commas = np.flatnonzero(arr[lo:hi] == _COMMA) + lo
         if commas.size:
-            quotes = np.flatnonzero(block == 34)
-            if quotes.size:
-                # every record starts outside quotes, so parity can be counted from the block start
-                commas = commas[(np.searchsorted(quotes, commas) & 1) == 0]
-            owner = np.searchsorted(starts[i:j] - lo, commas, side="right") - 1
-            counts[i:j] = np.bincount(owner, minlength=j - i)
+            q = quotes[np.searchsorted(quotes, lo) : np.searchsorted(quotes, hi)]
+            if q.size:
+                # every record starts outside quotes, so parity counts from the block start
+                commas = commas[(np.searchsorted(q, commas) & 1) == 0]
+            counts[i:j] = np.bincount(_owners(starts[i:j], commas), minlength=j - i)
         i = j
     return counts
 
 
+_UTF8_ERRORS: list[int] = []
+
+
+def _record_utf8_error(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    _UTF8_ERRORS.append(error.start)
+    return "", error.end
+
+
+codecs.register_error("harmrank-note-position", _record_utf8_error)
+_UTF8_LOCK = threading.Lock()
+
+
 def _invalid_utf8_records(body: bytes, starts: np.ndarray) -> np.ndarray:
-    """Indices of the records holding bytes that are not valid UTF-8 (one decode pass: each
-    error restarts decoding at the next record)."""
-    if body.isascii():
+    """Indices of the records holding bytes that are not valid UTF-8.
+
+    One decoding pass, in chunks that begin at record starts (so never inside a character),
+    with an error handler that notes where each invalid sequence is: linear whatever the
+    number of bad rows."""
+    if body.isascii() or not starts.size:
         return np.empty(0, dtype=np.int64)
     view = memoryview(body)
-    bad: list[int] = []
-    pos = 0
-    while pos < len(body):
-        try:
-            codecs.utf_8_decode(view[pos:], "strict", True)
-            break
-        except UnicodeDecodeError as e:
-            record = int(np.searchsorted(starts, pos + e.start, side="right")) - 1
-            bad.append(record)
-            if record + 1 >= starts.size:
-                break
-            pos = int(starts[record + 1])
-    return np.asarray(bad, dtype=np.int64)
+    positions: list[int] = []
+    with _UTF8_LOCK:
+        i = 0
+        while i < starts.size:
+            j = max(int(np.searchsorted(starts, starts[i] + _CHUNK, side="left")), i + 1)
+            lo = int(starts[i])
+            hi = int(starts[j]) if j < starts.size else len(body)
+            _UTF8_ERRORS.clear()
+            codecs.utf_8_decode(view[lo:hi], "harmrank-note-position", True)
+            positions += [lo + p for p in _UTF8_ERRORS]
+            i = j
+        _UTF8_ERRORS.clear()
+    if not positions:
+        return np.empty(0, dtype=np.int64)
+    return np.unique(_owners(starts, np.asarray(positions, dtype=np.int64)))
 
 
 def _parse_record(text: str) -> list[str]:
-    rows = list(csv.reader(io.StringIO(text, newline=""), strict=False))
-    return rows[0] if rows else []
+    """The fields of one record's text (best effort for a rejected record; never fails)."""
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), strict=False))
+    except csv.Error:  # e.g. a bare carriage return inside an unquoted field
+        rows = []
+    if len(rows) == 1:
+        return rows[0]
+    return text.split(",")
 
 
 def _raw_of(fields: list[str], header: list[str], kept: list[str]) -> dict[str, str | None]:
@@ -269,7 +411,8 @@ def _read_csv(contract: FileContract, path: Path, data: bytes, digest: str) -> R
         # a NUL early in the file means a binary file (Parquet named .csv, a spreadsheet…)
         raise ExtractUnreadable(f"{path}: not a CSV text file (it holds binary data)")
     arr = np.frombuffer(body, dtype=np.uint8)
-    starts, ends, lines, open_quote = _record_spans(arr)
+    quotes = _classify_quotes(arr)
+    starts, ends, lines = _record_spans(arr, quotes.kept)
 
     # header
     try:
@@ -278,30 +421,45 @@ def _read_csv(contract: FileContract, path: Path, data: bytes, digest: str) -> R
         raise ExtractUnreadable(f"{path}: the header row is not valid UTF-8") from None
     header = [h.strip() for h in _parse_record(header_text)]
     kept, ignored, missing_optional = _header(contract, header, str(path))
+    header_end = int(ends[0])
     starts, ends, lines = starts[1:], ends[1:], lines[1:]
 
     # which records are not rows of the header
     blank = ends == starts
-    fields = _unquoted_commas(arr, starts, ends) + 1
+    fields = _unquoted_commas(arr, starts, ends, quotes.kept) + 1
     wrong_width = (fields != len(header)) & ~blank
     bad_utf8 = np.zeros(starts.size, dtype=bool)
-    owners = _invalid_utf8_records(body, starts)
-    bad_utf8[owners[owners >= 0]] = True
-    bad_utf8 &= ~blank
-    unterminated = np.zeros(starts.size, dtype=bool)
-    if open_quote and starts.size:
-        unterminated[-1] = not blank[-1]
+    bad_utf8[_invalid_utf8_records(body, starts)] = True
+    unclosed = np.zeros(starts.size, dtype=bool)
+    misplaced = np.zeros(starts.size, dtype=bool)
+    stray_cr = _stray_carriage_returns(arr, quotes.kept)
+    for flags, positions in (
+        (unclosed, quotes.unclosed),
+        (misplaced, quotes.misplaced),
+        (misplaced, stray_cr),
+    ):
+        positions = positions[positions > header_end]  # a quote in the header: see _header
+        flags[_owners(starts, positions)] = True
 
-    bad = wrong_width | bad_utf8 | unterminated
+    bad = wrong_width | bad_utf8 | unclosed | misplaced
     rejects: list[Reject] = []
     for idx in np.flatnonzero(bad):
         chunk = body[starts[idx] : ends[idx]]
         text = chunk.decode("utf-8", errors="backslashreplace")
-        if unterminated[idx]:
-            reason = "a quoted field is never closed (an unmatched double quote); the record runs to the end of the file"
-        elif bad_utf8[idx]:
+        if bad_utf8[idx]:
             reason = (
                 "not valid UTF-8 (raw bytes kept escaped as \\xNN); re-export the file as UTF-8"
+            )
+        elif unclosed[idx]:
+            reason = (
+                "a quoted field is never closed (an unmatched double quote); the record was "
+                "read to the end of its line and the rest of the file read as usual"
+            )
+        elif misplaced[idx]:
+            reason = (
+                "a double quote or a carriage return inside a field that is not quoted, or "
+                "text after a closing quote; quote the whole field and double any quote "
+                "inside it (RFC 4180)"
             )
         else:
             reason = (
