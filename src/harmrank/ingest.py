@@ -355,19 +355,28 @@ def _check_distinct_rows(raw: RawFile) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _check_suspects(
-    raw: RawFile, store: Store, accepted_crimes: pl.DataFrame, quarantined_crime_ids: pl.Series
+    raw: RawFile,
+    store: Store,
+    accepted_crimes: pl.DataFrame,
+    quarantined_crime_ids: pl.Series,
+    *,
+    replace: bool,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    ids = raw.frame.select(pl.col("crime_id").drop_nulls().unique())
-    store.con.register("__suspect_crime_ids", ids)
-    try:
-        stored = store.frame(
-            "SELECT DISTINCT c.crime_id FROM crimes c JOIN __suspect_crime_ids s USING (crime_id)"
-        )
-    finally:
-        store.con.unregister("__suspect_crime_ids")
-    known = pl.concat(
-        [accepted_crimes.select("crime_id"), stored.select(pl.col("crime_id").cast(pl.String))]
-    ).unique()
+    known_frames = [accepted_crimes.select("crime_id")]
+    if not replace:
+        # a --replace extract is complete: a stored crime it does not hold is ended, so a link
+        # to it would be an orphan
+        ids = raw.frame.select(pl.col("crime_id").drop_nulls().unique())
+        store.con.register("__suspect_crime_ids", ids)
+        try:
+            stored = store.frame(
+                "SELECT DISTINCT c.crime_id FROM crimes c "
+                "JOIN __suspect_crime_ids s USING (crime_id)"
+            )
+        finally:
+            store.con.unregister("__suspect_crime_ids")
+        known_frames.append(stored.select(pl.col("crime_id").cast(pl.String)))
+    known = pl.concat(known_frames).unique()
     known = known.with_columns(pl.lit(True).alias("__known"))
     quarantined = pl.DataFrame(
         {"crime_id": quarantined_crime_ids.drop_nulls().unique()}
@@ -387,7 +396,11 @@ def _check_suspects(
             & pl.col("__crime_quarantined").is_null()
         ).then(
             pl.format(
-                "crime '{}' is neither in this extract's crimes nor already stored (an orphan link)",
+                "crime '{}' is not in this extract's crimes (a --replace load is complete: "
+                "crimes it does not hold are ended), an orphan link"
+                if replace
+                else "crime '{}' is neither in this extract's crimes nor already stored "
+                "(an orphan link)",
                 crime,
             )
         ),
@@ -570,7 +583,11 @@ def ingest_extract(
     checked["crimes"] = _check_crimes(raws["crimes"], lpa_list, lpa_source)
     crimes_ok, crimes_bad = checked["crimes"]
     checked["suspects"] = _check_suspects(
-        raws["suspects"], store, crimes_ok, crimes_bad.get_column("__key_crime_id")
+        raws["suspects"],
+        store,
+        crimes_ok,
+        crimes_bad.get_column("__key_crime_id"),
+        replace=replace,
     )
     for name in ("nominals", "orders"):
         if name in raws:
