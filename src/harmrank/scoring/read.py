@@ -294,10 +294,21 @@ def explain(
     if stored.height == 0:
         stored = _recompute_crimes(store, run, nominal_id)
     crimes = _crime_dicts(stored).get(("scored", nominal_id), [])
+    # The orders as they stood when the run was made (the run is immutable: a later ingest
+    # that ends or adds an order must not change this run's explanation).
     orders = store.frame(
-        "SELECT order_type, starts_on, ends_on FROM orders WHERE nominal_id = ? AND starts_on <= ? "
-        "AND (ends_on IS NULL OR ends_on >= ?) ORDER BY starts_on, order_type, order_id",
-        [nominal_id, run.window_end, run.window_end],
+        """
+        SELECT order_type, starts_on, ends_on FROM (
+            SELECT order_id, nominal_id, order_type, starts_on, ends_on FROM orders
+            WHERE load_id <= $load
+            UNION ALL
+            SELECT order_id, nominal_id, order_type, starts_on, ends_on FROM order_versions
+            WHERE load_id <= $load AND superseded_by > $load
+        )
+        WHERE nominal_id = $n AND starts_on <= $end AND (ends_on IS NULL OR ends_on >= $end)
+        ORDER BY starts_on, order_type, order_id
+        """,
+        {"load": run.last_load_id, "n": nominal_id, "end": run.window_end},
     ).to_dicts()
     return {
         "month": month,
