@@ -11,7 +11,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harmrank.cli.common import ConfigOption, DbOption, config_from, fail, opened_store
+from harmrank.cli.common import (
+    ConfigOption,
+    DbOption,
+    config_from,
+    fail,
+    opened_store,
+    stdout_is_terminal,
+)
 from harmrank.ingest import IngestReport, ingest_extract
 from harmrank.readers import ExtractUnreadable
 
@@ -42,7 +49,13 @@ def print_report(report: IngestReport, console: Console) -> None:
         "stale",
         "ended",
     ):
-        table.add_column(col, justify="left" if col == "file" else "right")
+        # never truncated: the reconciliation is read in logs and pipes as much as on screens
+        table.add_column(
+            col,
+            justify="left" if col == "file" else "right",
+            no_wrap=True,
+            min_width=8 if col == "file" else len(col),
+        )
     for name, rep in report.files.items():
         table.add_row(
             name,
@@ -102,7 +115,8 @@ def register(app: typer.Typer) -> None:
         if fmt is IngestFormat.json:
             typer.echo(json.dumps(report.as_dict(), indent=2))
         else:
-            print_report(report, Console())
+            # off a terminal (a log, a pipe) rich assumes 80 columns: never cut the table there
+            print_report(report, Console() if stdout_is_terminal() else Console(width=160))
 
     @app.command()
     def quarantine(
