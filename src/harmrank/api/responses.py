@@ -1,0 +1,53 @@
+"""Response classes and the documented refusals shared by the routers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+from harmrank import jsonout
+from harmrank.api.schemas import ErrorPublic
+from harmrank.exports import MARKING
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MARKING_HEADER = "X-Protective-Marking"
+
+
+class ExactJSONResponse(JSONResponse):
+    """JSON written by :func:`harmrank.jsonout.dumps`: decimals exact, with all 6 places."""
+
+    def render(self, content: Any) -> bytes:
+        return jsonout.dumps(content).encode("utf-8")
+
+
+Responses = dict[int | str, dict[str, Any]]
+
+
+def _error(status: int, description: str) -> Responses:
+    return {status: {"model": ErrorPublic, "description": description}}
+
+
+UNAUTHENTICATED = _error(401, "Missing, bad, expired or revoked token.")
+FORBIDDEN = _error(403, "Outside the token's roles or LPAs.")
+NOT_FOUND = _error(404, "Not found (or outside the token's LPAs: answered alike).")
+JUSTIFICATION = _error(400, "No X-Justification header was given.")
+CONFLICT = _error(409, "The request conflicts with the current state.")
+BUSY = _error(503, "The server is busy (a run is being written); try again.")
+
+PROTECTED: Responses = {**UNAUTHENTICATED, **FORBIDDEN}
+
+__all__ = [
+    "BUSY",
+    "CONFLICT",
+    "FORBIDDEN",
+    "JUSTIFICATION",
+    "MARKING",
+    "MARKING_HEADER",
+    "NOT_FOUND",
+    "PROTECTED",
+    "Responses",
+    "UNAUTHENTICATED",
+    "XLSX",
+    "ExactJSONResponse",
+]

@@ -1,0 +1,95 @@
+"""``GET /lists/{month}``: the monthly lists as JSON, CSV or XLSX."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+
+from harmrank.api import access
+from harmrank.api.deps import ConfigDep, ConsultationDep, ListReaderDep, StoreDep
+from harmrank.api.responses import NOT_FOUND, PROTECTED, XLSX, ExactJSONResponse
+from harmrank.api.schemas import MONTH_PATTERN, ListPublic
+from harmrank.exports import lists_csv, lists_xlsx
+
+router = APIRouter(prefix="/lists", tags=["lists"], responses={**PROTECTED, **NOT_FOUND})
+
+MonthPath = Annotated[
+    str, Path(pattern=MONTH_PATTERN, description="The as-at month, YYYY-MM.", examples=["2025-06"])
+]
+
+
+def download_name(month: str, lpa: str | None, kind: str | None, ext: str) -> str:
+    parts = ["harmrank", month, lpa or "lists", kind or "all"]
+    safe = "-".join("".join(ch if ch.isalnum() else "_" for ch in p) for p in parts)
+    return f"{safe}.{ext}"
+
+
+@router.get(
+    "/{month}",
+    response_model=ListPublic | list[ListPublic],
+    response_class=ExactJSONResponse,
+    summary="The monthly lists",
+    responses={
+        200: {
+            "description": "One list object when both `lpa` and `list` are given, else an array "
+            "of the list objects this token may see (each LPA, then ALL; harm, frequency, "
+            "repeat). `format=csv` and `format=xlsx` give downloads (XLSX: one sheet per list).",
+            "content": {"text/csv": {}, XLSX: {}},
+        }
+    },
+)
+def read_lists(
+    principal: ListReaderDep,
+    store: StoreDep,
+    config: ConfigDep,
+    c: ConsultationDep,
+    month: MonthPath,
+    lpa: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="One LPA, or ALL for the force-wide lists (needs every LPA).",
+        ),
+    ] = None,
+    kind: Annotated[
+        Literal["harm", "frequency", "repeat"] | None,
+        Query(alias="list", description="Which list."),
+    ] = None,
+    fmt: Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")] = "json",
+    run_id: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            description="A particular run of the month, e.g. a draft under review (supervisors).",
+        ),
+    ] = None,
+) -> Response:
+    """The list objects of SPEC section 6, from the run that reads use for the month (the latest
+    approved run where review is required), limited to the token's LPAs."""
+    objects = access.read_lists(
+        store, config, principal, c, month=month, lpa=lpa, kind=kind, run_id=run_id
+    )
+    c.detail["format"] = fmt
+    if fmt == "csv":
+        return Response(
+            lists_csv(objects),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{download_name(month, lpa, kind, "csv")}"'
+            },
+        )
+    if fmt == "xlsx":
+        return Response(
+            lists_xlsx(objects),
+            media_type=XLSX,
+            headers={
+                "Content-Disposition": f'attachment; filename="{download_name(month, lpa, kind, "xlsx")}"'
+            },
+        )
+    if lpa is not None and kind is not None:
+        return ExactJSONResponse(objects[0])
+    return ExactJSONResponse(objects)
