@@ -310,3 +310,20 @@ def test_any_text_reads_without_error_and_with_sane_line_numbers(tmp_path_factor
     assert all(2 <= n <= len(lines) + 1 for n in numbers)
     # every non-blank physical line is part of some record that was read
     assert raw.read + raw.blank_lines <= max(len(lines), 0) + 1
+
+
+def test_clean_files_are_parsed_by_polars_not_record_by_record(tmp_path, monkeypatch):
+    """The per-record parser is a fallback for rejects; a clean file never reaches it (it once
+    did for every file, because an argument Polars 2 no longer takes sent every read there)."""
+    import harmrank.readers as readers
+
+    def refuse(*args):
+        raise AssertionError("record-by-record parse")
+
+    monkeypatch.setattr(readers, "_parse_slowly", refuse)
+    path = tmp_path / "crimes.csv"
+    body = "\r\n".join([HEADER, crime("C1", victim_id='"V, 1"'), "", crime("C2")])
+    path.write_bytes(("\ufeff" + body + "\r\n").encode())
+    raw = read_file(CRIMES, path, "csv")
+    assert raw.frame.get_column("crime_id").to_list() == ["C1", "C2"]
+    assert raw.frame.get_column("victim_id").to_list() == ["V, 1", None]

@@ -524,18 +524,26 @@ def _parse_good(
             raise_if_empty=False,
             truncate_ragged_lines=False,
             encoding="utf8-lossy",
-            missing_utf8_is_empty_string=False,
+            empty_string_is_null=True,
         )
         if frame.height == n_good:
             return frame.select(kept)
-    except Exception:  # noqa: BLE001 - fall back to the exact, slower parser below
+    except pl.exceptions.PolarsError:  # fall back to the exact, slower parser below
+        # (only a parse error: a wrong argument must fail loudly, not slow every file down)
         pass
-    # Fallback (unusual files, e.g. blank lines inside the body): parse record by record.
+    return _parse_slowly(body, header, starts[good], ends[good], kept)
+
+
+def _parse_slowly(
+    body: bytes, header: list[str], starts: np.ndarray, ends: np.ndarray, kept: list[str]
+) -> pl.DataFrame:
+    """The fallback when Polars cannot read the good records as one file: record by record."""
     rows = [
         _parse_record(body[int(s) : int(e)].decode("utf-8"))
-        for s, e in zip(starts[good], ends[good], strict=True)
+        for s, e in zip(starts, ends, strict=True)
     ]
     columns = {
         c: [r[header.index(c)] if header.index(c) < len(r) else "" for r in rows] for c in kept
     }
-    return pl.DataFrame(columns, schema={c: pl.String for c in kept})
+    frame = pl.DataFrame(columns, schema={c: pl.String for c in kept})
+    return _empty_is_null(frame, kept)
