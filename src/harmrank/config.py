@@ -19,7 +19,9 @@ class ConfigError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: TOML has real types, so `top_n = "10"`, `top_n = true` or `required = "yes"` is a
+    # mistake to report, not a value to coerce (lax pydantic read `top_n = true` as 1)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ForceConfig(_Section):
@@ -85,14 +87,22 @@ class Config(_Section):
 
 def _format_errors(source: str, err: ValidationError) -> str:
     lines = [f"{source}: the configuration is not valid:"]
+    seen: set[str] = set()
     for e in err.errors():
-        loc = [str(p) for p in e["loc"]]
+        # drop the union branch pydantic adds to the location (`… .str`, `… .list[str]`)
+        loc = [str(p) for p in e["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
         key = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else (loc[0] if loc else "")
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling against SPEC section 6)"
-        lines.append(f"  {key}: {msg}")
+        line = f"  {key}: {msg}"
+        if line not in seen:
+            seen.add(line)
+            lines.append(line)
     return "\n".join(lines)
+
+
+_UNION_TAGS = frozenset({"str", "list[str]"})
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -112,14 +122,17 @@ def load_config(path: str | Path | None = None) -> Config:
 
 
 def config_from_dict(
-    data: dict[str, Any], source: str = "configuration", base_dir: Path | None = None
+    data: dict[str, Any], source: str = "configuration", base_dir: Path | str | None = None
 ) -> Config:
     """Validate a configuration given as a dictionary (as parsed from TOML)."""
     if "base_dir" in data:
         raise ConfigError(
-            f"{source}: base_dir: unknown key (check the spelling against SPEC section 6)"
+            f"{source}: the configuration is not valid:\n"
+            "  base_dir: unknown key (check the spelling against SPEC section 6)"
         )
     try:
-        return Config.model_validate({**data, "base_dir": base_dir or Path.cwd()})
+        return Config.model_validate(
+            {**data, "base_dir": Path(base_dir) if base_dir is not None else Path.cwd()}
+        )
     except ValidationError as e:
         raise ConfigError(_format_errors(source, e)) from None
