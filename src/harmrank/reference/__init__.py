@@ -102,7 +102,8 @@ def _parse_weights_csv(
             f"(found: {', '.join(reader.fieldnames or []) or 'no header'})"
         )
     out: dict[str, Decimal] = {}
-    for line_no, row in enumerate(reader, start=2):
+    for row in reader:
+        line_no = reader.line_num  # the physical line (blank lines are skipped, not counted)
         code = (row.get("ho_code") or "").strip()
         raw = (row.get(weight_column) or "").strip()
         if not code:
