@@ -289,6 +289,7 @@ def test_identical_repeated_lpas_collapse_and_home_lpa_is_trimmed(store, tmp_pat
     report = ingest(store, folder)
     assert store.execute("SELECT lpa FROM lpas").fetchall() == [("Shropshire",)]
     assert report.files["lpas"].accepted == 3
+    assert report.files["lpas"].collapsed == 2
     assert store.scalar("SELECT home_lpa FROM nominals") == "Shropshire"
 
 
@@ -418,7 +419,7 @@ def test_identical_repeated_nominals_collapse_differing_ones_are_quarantined(sto
     )
     assert quarantine(store, "nominals") == [(3, differing), (5, differing)]
     rep = report.files["nominals"]
-    assert (rep.read, rep.accepted, rep.quarantined, rep.inserted) == (5, 3, 2, 2)
+    assert (rep.read, rep.accepted, rep.quarantined, rep.inserted, rep.collapsed) == (5, 3, 2, 2, 1)
 
 
 def test_identical_repeated_orders_collapse_differing_ones_are_quarantined(store, tmp_path):

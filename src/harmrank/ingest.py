@@ -564,13 +564,23 @@ def ingest_extract(
     }
 
     checked: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = {}
+
+    def check_distinct(name: str) -> None:
+        """Identical repeated rows collapse into one (counted as collapsed)."""
+        good, bad = _check_distinct_rows(raws[name])
+        _accounted(name, good, bad)
+        unique = good.unique(BY_NAME[name].key[0], keep="first", maintain_order=True)
+        reports[name].collapsed = good.height - unique.height
+        checked[name] = (unique, bad)
+
+    def _accounted(name: str, good: pl.DataFrame, bad: pl.DataFrame) -> None:
+        # every row read is accepted or quarantined, before anything is written
+        if good.height + bad.height != raws[name].read:
+            raise AssertionError(f"ingest lost rows of {name}: a bug, nothing was written")
+
     # lpas first: they decide which crimes are in the force's area
     if "lpas" in raws:
-        checked["lpas"] = _check_distinct_rows(raws["lpas"])
-        checked["lpas"] = (
-            checked["lpas"][0].unique("lpa", keep="first", maintain_order=True),
-            checked["lpas"][1],
-        )
+        check_distinct("lpas")
     if config.force.lpas is not None:
         lpa_list: list[str] | None = list(config.force.lpas)
         lpa_source = "the configuration's [force] lpas"
@@ -589,22 +599,17 @@ def ingest_extract(
         crimes_bad.get_column("__key_crime_id"),
         replace=replace,
     )
+    for name in ("crimes", "suspects"):
+        _accounted(name, *checked[name])
     for name in ("nominals", "orders"):
         if name in raws:
-            good, bad = _check_distinct_rows(raws[name])
-            good = good.unique(BY_NAME[name].key[0], keep="first", maintain_order=True)
-            checked[name] = (good, bad)
+            check_distinct(name)
     # reconcile (counted on rows before duplicate collapsing)
     for name, (_good, bad) in checked.items():
         rep = reports[name]
         rep.read = raws[name].read
         rep.quarantined = bad.height
         rep.accepted = rep.read - rep.quarantined
-    # the rows read must be accounted for before anything is written
-    for name in ("crimes", "suspects"):
-        good, bad = checked[name]
-        if good.height + bad.height != raws[name].read:
-            raise AssertionError(f"ingest lost rows of {name}: a bug, nothing was written")
 
     # suspects: duplicate links collapse to the latest stage of the process
     links_ok, links_bad = checked["suspects"]

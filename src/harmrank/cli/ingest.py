@@ -80,7 +80,12 @@ def print_report(report: IngestReport, console: Console) -> None:
                 f"{name}: columns outside the contract, ignored and not stored: {', '.join(rep.ignored_columns)}"
             )
         if rep.collapsed:
-            console.print(f"{name}: {rep.collapsed} duplicate links collapsed to the latest stage")
+            what = (
+                "duplicate links collapsed to the latest stage"
+                if name == "suspects"
+                else "identical repeated rows collapsed into one"
+            )
+            console.print(f"{name}: {rep.collapsed} {what}")
         if rep.blank_lines:
             console.print(f"{name}: {rep.blank_lines} blank lines skipped")
     if report.unknown_codes:
