@@ -338,3 +338,78 @@ def test_rules_count_on_the_scoring_date_basis():
     assert s.ids("ALL", "repeat") == ["IN"]
     plain = score(crimes, links)
     assert sorted(plain.ids("ALL", "repeat")) == ["IN", "OUT"]
+
+
+# Python plugins ---------------------------------------------------------------------------------
+class ConvictedTwice:
+    """A plugin rule: two convicted links of any recorded crime in the 36 months (whole sets)."""
+
+    name = "test-convicted-twice"
+    version = "1"
+    description = "two convictions"
+
+    def evaluate(self, ctx):
+        from harmrank.scoring.rules import RuleResult
+
+        rows = ctx.con.sql(
+            """
+            WITH q AS (
+                SELECT m.month, l.nominal_id, l.crime_id
+                FROM rule_months m JOIN rule_links l
+                  ON l.basis_on BETWEEN (m.first_day - INTERVAL 35 MONTH)::DATE AND m.as_at
+                WHERE l.role = 'convicted'
+            ), flagged AS (SELECT month, nominal_id FROM q GROUP BY ALL HAVING count(*) >= 2)
+            SELECT q.* FROM q JOIN flagged USING (month, nominal_id)
+            """
+        ).pl()
+        import polars as pl
+
+        reasons = (
+            rows.select("month", "nominal_id")
+            .unique()
+            .with_columns(pl.lit(["two convictions"]).alias("reasons"))
+        )
+        return RuleResult(rows, reasons)
+
+
+class _EntryPoint:
+    def __init__(self, name, obj):
+        self.name, self.value, self._obj = name, f"tests:{name}", obj
+
+    def load(self):
+        return self._obj
+
+
+def test_a_python_plugin_rule_from_the_entry_point_group(monkeypatch):
+    import harmrank.scoring.rules as rules
+
+    def fake(group):
+        assert group == "harmrank.repeat_rules"
+        return [_EntryPoint("convicted", ConvictedTwice)]
+
+    monkeypatch.setattr(rules, "entry_points", fake)
+    s = score(
+        [crime("C1", "105A", da=False), crime("C2", "8N", da=False), crime("C3", "19C")],
+        [
+            link("C1", "P"),
+            link("C2", "P", "convicted"),
+            link("C1", "Q", "convicted"),
+            link("C2", "Q", "convicted"),
+        ],
+        config=cfg(scoring={"repeat_rule": "test-convicted-twice"}),
+    )
+    (e,) = s.entries("ALL", "repeat")
+    assert (e["nominal_id"], e["qualifying"], e["reasons"]) == ("Q", 2, ["two convictions"])
+    assert {c["crime_id"] for c in e["crimes"]} == {"C1", "C2"}
+
+
+def test_a_plugin_may_not_take_a_built_in_name(monkeypatch):
+    import harmrank.scoring.rules as rules
+
+    class Clash(ConvictedTwice):
+        name = "rasso-serial"
+
+    monkeypatch.setattr(rules, "entry_points", lambda group: [_EntryPoint("clash", Clash)])
+    s = load([crime("C1")], [link("C1", "N1")])
+    with pytest.raises(RuleError, match="rasso-serial"):
+        s.run()

@@ -177,3 +177,63 @@ def test_history_follows_a_rerun_month():
 
 def test_history_of_an_unknown_nominal_is_empty(months):
     assert months.history("NOBODY") == []
+
+
+# backfill ------------------------------------------------------------------------------------
+def _strip(objects):
+    """List objects without what differs between two runs of the same month."""
+    return [{k: v for k, v in o.items() if k != "run_id"} for o in objects]
+
+
+def test_backfill_equals_single_runs_across_its_batches():
+    # 26 months: more than one shared pass (batches of 24); every month, including the first
+    # of a later pass, must equal a run of that month alone (movement included).
+    crimes = [
+        crime(
+            f"C{i}",
+            code,
+            f"{2023 + (i % 3)}-{(i * 5) % 12 + 1:02d}-{(i % 27) + 1:02d}",
+            da=True,
+            victim=f"V{i % 4}",
+        )
+        for i, code in enumerate(
+            ["19C", "8N", "19D", "8U", "20A", "8N", "19C", "88D", "8N", "19G"] * 3
+        )
+    ]
+    links = [link(c["crime_id"], f"N{i % 7}") for i, c in enumerate(crimes)]
+    links += [link(c["crime_id"], f"M{i % 5}", "charged") for i, c in enumerate(crimes) if i % 2]
+    config = cfg(scoring={"top_n": 3})
+    filled = load(crimes, links, config=config)
+    backfill(filled.store, "2023-06", "2025-07", config)
+    for month in ("2023-06", "2024-05", "2025-05", "2025-06", "2025-07"):
+        alone = load(crimes, links, config=config)
+        alone.run(month)
+        assert _strip(filled.objects(month=month)) == _strip(alone.objects(month=month)), month
+    assert len(runs_table(filled.store)) == 26
+    assert len({r["backfill_id"] for r in runs_table(filled.store)}) == 1
+
+
+# data quality ----------------------------------------------------------------------------------
+def test_every_run_reports_unweighted_codes_and_crimes_per_lpa_and_month():
+    import json
+
+    s = load(
+        [
+            crime("C1", "8U", "2025-06-10", da=False),
+            crime("C2", "19C", "2025-05-10"),
+            crime("C3", "8K", "2025-06-11"),
+        ],
+        [link("C1", "N1"), link("C2", "N1"), link("C3", "N2")],
+        lpas=["Shropshire", "Herefordshire"],
+    )
+    s.run()
+    dq = json.loads(s.store.scalar("SELECT data_quality FROM runs"))
+    assert dq["unweighted_codes"] == {"8U": 1, "8K": 1}
+    per = dq["crimes_per_lpa_month"]
+    assert per["Shropshire"]["2025-06"]["crimes"] == 2
+    assert per["Shropshire"]["2025-05"]["crimes"] == 1
+    # "no data" is never shown as "no offending": every LPA and month of the window is there
+    assert per["Herefordshire"]["2025-06"]["crimes"] == 0
+    assert sorted(per["Herefordshire"]) == [f"2024-{m:02d}" for m in range(7, 13)] + [
+        f"2025-{m:02d}" for m in range(1, 7)
+    ]

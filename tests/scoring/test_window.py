@@ -183,3 +183,16 @@ def test_recorded_on_basis_ignores_committed_on():
         [link("IN", "N_IN"), link("OUT", "N_OUT")],
     )
     assert s.ids("ALL", "frequency") == ["N_IN"]
+
+
+def test_committed_on_basis_counts_a_crime_recorded_after_m():
+    # SPEC 3 puts the window on the date basis: under committed_on an offence committed in the
+    # window counts even when it was recorded after M (a backfilled month is scored on today's
+    # data, as movement is). Ambiguous in the SPEC; this reading is the literal one.
+    s = score(
+        [crime("C1", "19C", "2025-07-15", committed="2025-06-20", da=False)],
+        [link("C1", "N1")],
+        config=COMMITTED,
+    )
+    e = s.entry("N1", "ALL", "harm")
+    assert e is not None and str(e["last_recorded_on"]) == "2025-07-15"
