@@ -132,9 +132,9 @@ TARGETS: tuple[Target, ...] = (
         "offence_mix_distance",
         "total variation distance between the achieved code mix of VAWG crimes and the 2017/18 "
         "mix the generator draws from (0 = identical)",
-        "at most 0.03",
+        "at most 0.04",
         0.0,
-        0.03,
+        0.04,
         PRC_2017_18,
         "ratio",
     ),

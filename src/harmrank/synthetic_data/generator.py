@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from harmrank.synthetic_data.offence_mix import AreaMix, Pool, area_mix, weights
+from harmrank.synthetic_data.offence_mix import Pool, area_mix, weights
 from harmrank.synthetic_data.presets import Chunk
 
 BURN_IN_YEARS = 3
@@ -93,7 +93,7 @@ class Model:
     """The generator's knobs (tuned against calibration.py; see docs/synthetic-data.md)."""
 
     # domestic abuse careers
-    da_repeat_share: float = 0.55
+    da_repeat_share: float = 0.58
     da_rate_mean: float = 4.0  # further crimes a year while active (repeaters)
     da_rate_shape: float = 0.17  # gamma shape: smaller = more chronic offenders
     da_span_years: float = 0.8
@@ -104,7 +104,7 @@ class Model:
     sex_rate_mean: float = 1.5
     sex_rate_shape: float = 0.7
     sex_span_years: float = 1.2
-    sex_historic_child: float = 0.40  # child sexual abuse reported a year or more later
+    sex_historic_child: float = 0.37  # child sexual abuse reported a year or more later
     sex_historic_adult: float = 0.12
     sex_identified_recent: float = 0.85
     sex_identified_historic: float = 0.92
@@ -840,4 +840,4 @@ def _nominals(
     )
 
 
-__all__ = ["ChunkData", "Model", "Window", "simulate_chunk", "AreaMix"]
+__all__ = ["ChunkData", "Model", "Window", "simulate_chunk"]
