@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .scenario import crime, link, score, w
+from .scenario import cfg, crime, link, score, w
 
 # nominal: (crimes, links, expected (harm, frequency) or None when not scored)
 CASES = {
@@ -166,3 +166,19 @@ def test_vawg_set_is_the_spec_list():
     scored = {code for code in codes if s.scored(f"N_{code}") is not None}
     assert scored == set(codes)
     assert s.scored("N_NOT") is None
+
+
+def test_an_overridden_vawg_set_decides_what_is_vawg(tmp_path):
+    # SPEC 2 and 6: offence sets are named and overridable (a list or a file of codes)
+    (tmp_path / "vawg.txt").write_text("105A\n", encoding="utf-8")
+    crimes = [
+        crime("C1", "105A", da=False),
+        crime("C2", "19C", da=False),
+        crime("C3", "8N", da=True),
+    ]
+    links = [link("C1", "N_105A"), link("C2", "N_19C"), link("C3", "N_DA")]
+    for sets in ({"vawg": ["105A"]}, {"vawg": "vawg.txt"}):
+        s = score(crimes, links, config=cfg(tmp_path, scoring={"offence_sets": sets}))
+        assert s.scored("N_105A") is not None
+        assert s.scored("N_19C") is None
+        assert s.scored("N_DA") is not None  # the DA flag still makes a crime VAWG

@@ -134,7 +134,7 @@ def profile(max_examples: int) -> settings:
     )
 
 
-@profile(30)
+@profile(25)
 @given(x=extracts(), s=SETTINGS)
 def test_engine_equals_the_reference_model(x, s):
     scored = _engine(x, s)
@@ -153,9 +153,7 @@ def test_engine_equals_the_reference_model(x, s):
         assert rows == ([want] if want else []), nid
 
 
-@settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
-)
+@profile(10)
 @given(x=extracts(), s=SETTINGS, seed=st.integers(0, 2**16))
 def test_row_order_never_changes_a_list(x, s, seed):
     rng = random.Random(seed)
@@ -170,9 +168,7 @@ def test_row_order_never_changes_a_list(x, s, seed):
         assert a.history(nid) == b.history(nid)
 
 
-@settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
-)
+@profile(10)
 @given(
     x=extracts(),
     s=SETTINGS,
@@ -230,9 +226,7 @@ def _check_sorted(objects, top_n):
         assert len(set(keys)) == len(keys)  # a strict order: ids break every tie
 
 
-@settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
-)
+@profile(10)
 @given(x=extracts(max_crimes=24), s=SETTINGS)
 def test_lists_are_sorted_ranked_and_unique(x, s):
     scored = _engine(x, s, months=("2025-05", MONTH))

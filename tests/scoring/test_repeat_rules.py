@@ -413,3 +413,11 @@ def test_a_plugin_may_not_take_a_built_in_name(monkeypatch):
     s = load([crime("C1")], [link("C1", "N1")])
     with pytest.raises(RuleError, match="rasso-serial"):
         s.run()
+
+
+def test_an_overridden_rasso_set_is_what_the_built_in_rules_count():
+    crimes = [crime(f"C{i}", "8N", f"2025-0{i + 1}-01", da=False) for i in range(2)]
+    crimes += [crime(f"D{i}", "19C", f"2025-0{i + 1}-01", da=False) for i in range(2)]
+    links = [link("C0", "ASSAULT"), link("C1", "ASSAULT"), link("D0", "RAPE"), link("D1", "RAPE")]
+    s = score(crimes, links, config=cfg(scoring={"offence_sets": {"rasso": ["8N"]}}))
+    assert s.ids("ALL", "repeat") == ["ASSAULT"]
