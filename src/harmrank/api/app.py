@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from harmrank import NOTICE, __version__
 from harmrank.api import consultation
-from harmrank.api.access import Refused, TooManyAttempts
+from harmrank.api.access import JUSTIFICATION_MAX, Refused, TooManyAttempts
 from harmrank.api.announce import withdraw
 from harmrank.api.consultation import API_PREFIX
 from harmrank.api.responses import MARKING, MARKING_HEADER
@@ -69,6 +69,20 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
         {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "invalid")), "type": e.get("type")}
         for e in exc.errors()
     ]
+
+
+def _describe_justification(schema: dict[str, Any], required: bool) -> None:
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("name") == "X-Justification" and parameter.get("in") == "header":
+                    parameter["required"] = required
+                    parameter["schema"] = {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": JUSTIFICATION_MAX,
+                        "pattern": "\\S",
+                    }
 
 
 def create_app(settings: ApiSettings, *, store: Store | None = None) -> FastAPI:
@@ -175,6 +189,15 @@ def create_app(settings: ApiSettings, *, store: Store | None = None) -> FastAPI:
             message = "Not Found"
         return JSONResponse({"detail": message}, status_code=exc.status_code, headers=exc.headers)
 
+    base_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """The generated schema, with X-Justification as the configuration makes it."""
+        if app.openapi_schema is None:
+            _describe_justification(base_openapi(), settings.config.api.require_justification)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(health.router)
     for module in (reference, lists, nominals, runs, audit_router):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from harmrank.api import consultation as consultation_mod
 from harmrank.api.access import (
     JUSTIFICATION_MAX,
+    Invalid,
     NotAuthenticated,
     justification_of,
     require,
@@ -84,14 +85,51 @@ def bearer_principal(
 PrincipalDep = Annotated[Principal, Depends(bearer_principal)]
 
 
+_DECLARED: dict[int, frozenset[str]] = {}
+
+
+def _declared_query(request: Request) -> frozenset[str] | None:
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return None
+    key = id(route)
+    if key not in _DECLARED:
+        names: set[str] = set()
+        pending = [dependant]
+        while pending:  # the route's own query parameters and its dependencies'
+            d = pending.pop()
+            names.update(getattr(p, "alias", p.name) for p in getattr(d, "query_params", ()))
+            pending.extend(getattr(d, "dependencies", ()))
+        _DECLARED[key] = frozenset(names)
+    return _DECLARED[key]
+
+
+def reject_unknown_query(request: Request) -> None:
+    """A query parameter the route does not take is refused (422), so that a misspelt one
+    (``?lsit=harm``) is reported instead of silently giving every list."""
+    declared = _declared_query(request)
+    if declared is None:
+        return
+    unknown = sorted(set(request.query_params.keys()) - declared)
+    if unknown:
+        raise Invalid(
+            f"unknown query parameter {', '.join(repr(u[:50]) for u in unknown[:5])}"
+            + (f"; this route takes {', '.join(sorted(declared))}" if declared else ""),
+            loc=("query", unknown[0][:50]),
+        )
+
+
 class Allowed:
-    """A dependency that lets through only principals whose roles give ``permission`` (403)."""
+    """A dependency that lets through only principals whose roles give ``permission`` (403),
+    then refuses query parameters the route does not take (422)."""
 
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
 
-    def __call__(self, principal: PrincipalDep) -> Principal:
+    def __call__(self, principal: PrincipalDep, request: Request) -> Principal:
         require(principal, self.permission)
+        reject_unknown_query(request)
         return principal
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -14,11 +15,23 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MARKING_HEADER = "X-Protective-Marking"
 
 
+def as_utc(value: Any) -> Any:
+    """Timestamps in the database are naive UTC: give them their offset (RFC 3339)."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    if isinstance(value, dict):
+        return {k: as_utc(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_utc(v) for v in value]
+    return value
+
+
 class ExactJSONResponse(JSONResponse):
-    """JSON written by :func:`harmrank.jsonout.dumps`: decimals exact, with all 6 places."""
+    """JSON written by :func:`harmrank.jsonout.dumps`: decimals exact, with all 6 places;
+    timestamps with their UTC offset."""
 
     def render(self, content: Any) -> bytes:
-        return jsonout.dumps(content).encode("utf-8")
+        return jsonout.dumps(as_utc(content)).encode("utf-8")
 
 
 Responses = dict[int | str, dict[str, Any]]
@@ -34,6 +47,7 @@ NOT_FOUND = _error(404, "Not found (or outside the token's LPAs: answered alike)
 JUSTIFICATION = _error(400, "No X-Justification header was given.")
 CONFLICT = _error(409, "The request conflicts with the current state.")
 BUSY = _error(503, "The server is busy (a run is being written); try again.")
+UNREADABLE_BODY = _error(400, "The request body could not be read (not UTF-8 JSON).")
 
 PROTECTED: Responses = {**UNAUTHENTICATED, **FORBIDDEN}
 
@@ -48,6 +62,7 @@ __all__ = [
     "PROTECTED",
     "Responses",
     "UNAUTHENTICATED",
+    "UNREADABLE_BODY",
     "XLSX",
     "ExactJSONResponse",
 ]

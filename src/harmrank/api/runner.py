@@ -13,15 +13,18 @@ import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from harmrank.api.security import utcnow
 from harmrank.config import Config
 from harmrank.scoring import RunError, run_month
 from harmrank.store import Store
 
 log = logging.getLogger("harmrank.api")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class RunJobs:
             for job in self._jobs.values():
                 if job.month == month and job.state in ("queued", "running"):
                     return job
-            job = RunJob(secrets.token_hex(6), month, user, utcnow())
+            job = RunJob(secrets.token_hex(6), month, user, _now())
             self._jobs[job.job_id] = job
         self._executor.submit(self._run, job.job_id)
         return job
@@ -93,17 +96,17 @@ class RunJobs:
             with self.write_lock:
                 info = run_month(cur, job.month, self._config, user=job.requested_by)
             self._update(
-                job_id, state="done", run_id=info.run_id, status=info.status, finished_at=utcnow()
+                job_id, state="done", run_id=info.run_id, status=info.status, finished_at=_now()
             )
         except RunError as e:
-            self._update(job_id, state="failed", error=str(e), finished_at=utcnow())
+            self._update(job_id, state="failed", error=str(e), finished_at=_now())
         except Exception:  # never lose the worker; the detail goes to the server log only
             log.exception("run of %s failed", job.month)
             self._update(
                 job_id,
                 state="failed",
                 error="the run failed; see the server log",
-                finished_at=utcnow(),
+                finished_at=_now(),
             )
         finally:
             cur.close()

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 Exact = Annotated[
     Decimal,
@@ -31,7 +31,7 @@ Movement = Annotated[
         "now (positive = moved up)."
     ),
 ]
-MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"  # YYYY-MM, 1900 to 2999
 
 
 class _Public(BaseModel):
@@ -196,13 +196,35 @@ class RunRequest(_Public):
     month: str = Field(pattern=MONTH_PATTERN, examples=["2025-06"])
 
 
+RunId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class ApproveRequest(_Public):
-    run_ids: list[str] = Field(
-        default_factory=list, max_length=1000, description="Runs to approve together."
+    """Name the runs, or a backfill (every draft run of it), or both."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": ["run_ids"]}, {"required": ["backfill_id"]}]},
     )
-    backfill_id: str | None = Field(
-        default=None, max_length=64, description="Approve every draft run of this backfill."
+
+    run_ids: list[RunId] = Field(
+        default_factory=list, min_length=1, max_length=1000, description="Runs to approve."
     )
+    backfill_id: Annotated[
+        str | None,
+        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 64}),
+    ] = Field(default=None, description="Approve every draft run of this backfill.")
+
+    @model_validator(mode="after")
+    def _something_named(self) -> ApproveRequest:
+        given = self.model_fields_set
+        if "backfill_id" in given and self.backfill_id is None:
+            raise ValueError("backfill_id must be a backfill id, not null")
+        if self.backfill_id is not None and not 1 <= len(self.backfill_id) <= 64:
+            raise ValueError("backfill_id must be 1 to 64 characters")
+        if not given & {"run_ids", "backfill_id"}:
+            raise ValueError("name run_ids or a backfill_id")
+        return self
 
 
 class ApprovedPublic(_Public):

@@ -16,7 +16,14 @@ from harmrank.api.deps import (
     StateDep,
     StoreDep,
 )
-from harmrank.api.responses import BUSY, CONFLICT, NOT_FOUND, PROTECTED, ExactJSONResponse
+from harmrank.api.responses import (
+    BUSY,
+    CONFLICT,
+    NOT_FOUND,
+    PROTECTED,
+    UNREADABLE_BODY,
+    ExactJSONResponse,
+)
 from harmrank.api.schemas import (
     ApprovedPublic,
     ApproveRequest,
@@ -50,6 +57,7 @@ def read_runs(principal: RunReaderDep, store: StoreDep, c: ConsultationDep) -> E
     response_model=RunJobPublic,
     status_code=status.HTTP_202_ACCEPTED,
     summary="Start a run of a month (in the background)",
+    responses=UNREADABLE_BODY,
 )
 def start_run(
     principal: RunStarterDep, state: StateDep, body: RunRequest, c: ConsultationDep
@@ -86,7 +94,7 @@ def read_job(
     "/approve",
     response_model=ApprovedPublic,
     summary="Approve several draft runs together (e.g. a backfill)",
-    responses={**NOT_FOUND, **CONFLICT, **BUSY},
+    responses={**NOT_FOUND, **CONFLICT, **BUSY, **UNREADABLE_BODY},
 )
 def approve_many(
     principal: RunApproverDep,
