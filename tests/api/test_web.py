@@ -348,3 +348,41 @@ def test_static_assets_are_served_locally(api: Api) -> None:
     response = api.client.get("/static/harmrank.css")
     assert response.status_code == 200
     assert "url(http" not in response.text and "@import" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("roles", "landing"),
+    [(("analyst",), "/lists"), (("admin",), "/runs"), (("auditor",), "/")],
+)
+def test_where_sign_in_lands(api: Api, roles: tuple[str, ...], landing: str) -> None:
+    response = sign_in(api, api.token("someone", *roles), next_path="/")
+    assert response.headers["location"] == "/"
+    home = api.client.get("/", follow_redirects=False)
+    if landing == "/":
+        assert home.status_code == 200 and "GET /api/v1/audit" in home.text
+        assert_marked(home.text)
+    else:
+        assert home.status_code == 303 and home.headers["location"] == landing
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+def test_sign_in_never_redirects_off_site(api: Api, target: str) -> None:
+    response = sign_in(api, api.token("ana", "analyst"), next_path=target)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+
+
+def test_page_error_is_a_marked_page_without_detail(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harmrank.api.access as access
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals")
+
+    sign_in(api, api.token("ana", "analyst"))
+    monkeypatch.setattr(access, "list_objects", boom)
+    response = api.client.get(f"/lists/{LAST}")
+    assert response.status_code == 500
+    assert "secret internals" not in response.text and "Traceback" not in response.text
+    assert_marked(response.text)
+    assert api.last_audit()["status"] == 500

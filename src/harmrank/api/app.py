@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from harmrank import NOTICE, __version__
 from harmrank.api import consultation
-from harmrank.api.access import JUSTIFICATION_MAX, Refused, TooManyAttempts
+from harmrank.api.access import JUSTIFICATION_MAX, Invalid, Refused, TooManyAttempts
 from harmrank.api.announce import withdraw
 from harmrank.api.consultation import API_PREFIX
 from harmrank.api.responses import MARKING, MARKING_HEADER
@@ -61,6 +61,15 @@ recorded in the hash-chained audit log.
 
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
+
+
+def _internal_error(request: Request) -> Response:
+    """A bare 500: the detail goes to the server log only."""
+    if _is_api(request) or not hasattr(request.app.state, "harmrank"):
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+    failure = Refused("something went wrong; the error has been logged on the server")
+    failure.status = 500
+    return web.error_page(request.app.state.harmrank, request, failure)
 
 
 def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -131,7 +140,7 @@ def create_app(settings: ApiSettings, *, store: Store | None = None) -> FastAPI:
             response = await call_next(request)
         except Exception:
             log.exception("error serving %s %s", request.method, request.url.path)
-            response = JSONResponse({"detail": "internal error"}, status_code=500)
+            response = _internal_error(request)
         if not exempt:
             state: ServerState = request.app.state.harmrank
             try:
@@ -179,7 +188,7 @@ def create_app(settings: ApiSettings, *, store: Store | None = None) -> FastAPI:
             message = "; ".join(
                 f"{'.'.join(str(p) for p in d['loc'][1:]) or 'request'}: {d['msg']}" for d in detail
             )
-            return web.error_page(request.app.state.harmrank, request, Refused422(message))
+            return web.error_page(request.app.state.harmrank, request, Invalid(message))
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
@@ -205,7 +214,3 @@ def create_app(settings: ApiSettings, *, store: Store | None = None) -> FastAPI:
     static = resources.files("harmrank.api").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     return app
-
-
-class Refused422(Refused):
-    status = 422

@@ -176,6 +176,7 @@ def error_page(state: ServerState, request: Request, error: Refused) -> HTMLResp
         409: "Not possible now",
         422: "Check what you asked for",
         429: "Too many attempts",
+        500: "Something went wrong",
         503: "Busy",
     }
     response = render(
@@ -202,9 +203,10 @@ def _client(request: Request) -> str:
 
 
 def _safe_next(value: str | None) -> str:
+    """Only a path on this site (no open redirect)."""
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
-    return "/lists"
+    return "/"
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -241,7 +243,7 @@ def login(
     c: ConsultationDep,
     token: Annotated[str, Form(max_length=500)] = "",
     csrf_token_field: Annotated[str, Form(alias="csrf_token", max_length=200)] = "",
-    next_path: Annotated[str, Form(alias="next", max_length=2000)] = "/lists",
+    next_path: Annotated[str, Form(alias="next", max_length=2000)] = "/",
 ) -> Response:
     """Sign in with an API token: a session cookie for the browser; failures slow down."""
     c.action = "signin"
@@ -293,8 +295,21 @@ def logout(
 
 # -------------------------------------------------------------------------------- lists ----
 @router.get("/", include_in_schema=False)
-def home() -> Response:
-    return RedirectResponse("/lists", status_code=303)
+def home(request: Request, state: StateDep, store: StoreDep) -> Response:
+    """Where a signed-in user starts: the lists, else the runs, else a page saying where to go."""
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    principal = (
+        session_principal(store, cookie, state.settings.config.api.session_idle_hours)
+        if cookie
+        else None
+    )
+    if principal is None:
+        return RedirectResponse("/login", status_code=303)
+    if principal.may(Permission.READ_LISTS):
+        return RedirectResponse("/lists", status_code=303)
+    if principal.may(Permission.READ_RUNS):
+        return RedirectResponse("/runs", status_code=303)
+    return render(state, "home.html", session=WebSession(principal, cookie), title="Signed in")
 
 
 @router.get("/lists", response_class=HTMLResponse)
