@@ -93,111 +93,119 @@ def _clip_expr(expr: pl.Expr, n: int = 60) -> pl.Expr:
     return pl.when(expr.str.len_chars() > n).then(expr.str.slice(0, n) + "…").otherwise(expr)
 
 
-def _column_rules(col: Column, present: bool) -> tuple[list[pl.Expr], pl.Expr]:
-    """Reasons (each null where the rule holds) and the typed value of one column."""
+@dataclass(frozen=True)
+class _Rule:
+    """One contract rule on one file: ``broken`` is true on the rows that break it; ``reason``
+    (evaluated on those rows only: formatting a message for every row of a national extract
+    would cost more than all the checks) says why, in words a person can act on."""
+
+    broken: pl.Expr
+    reason: pl.Expr
+
+
+def _typed_name(name: str) -> str:
+    return f"__typed_{name}"
+
+
+def _column_rules(col: Column, present: bool) -> tuple[pl.Expr, list[_Rule]]:
+    """The typed value of one column (as ``__typed_<name>``, null where the text is not a
+    value of the column's kind) and the rules its text must keep."""
     name = col.name
     if not present:
-        return [], pl.lit(None).alias(name)
+        return pl.lit(None).alias(_typed_name(name)), []
     raw = pl.col(name)
     value = raw.str.strip_chars() if col.trim else raw
     if col.trim:
         value = pl.when(value == "").then(None).otherwise(value)
+    typed_col = pl.col(_typed_name(name))
     shown = _clip_expr(raw)
-    reasons: list[pl.Expr] = []
+    rules: list[_Rule] = []
     if not col.nullable:
-        reasons.append(pl.when(value.is_null()).then(pl.lit(f"{name} is empty")))
+        rules.append(_Rule(value.is_null(), pl.lit(f"{name} is empty")))
     present_value = value.is_not_null()
     if col.kind == "text":
-        reasons.append(
-            pl.when(present_value & (raw.str.len_chars() > MAX_TEXT)).then(
-                pl.lit(f"{name} is longer than {MAX_TEXT} characters")
+        typed = value
+        rules.append(
+            _Rule(
+                present_value & (raw.str.len_chars() > MAX_TEXT),
+                pl.lit(f"{name} is longer than {MAX_TEXT} characters"),
             )
         )
-        reasons.append(
-            pl.when(present_value & raw.str.contains(_CONTROL)).then(
-                pl.lit(f"{name} contains a control character (a tab, line break or similar)")
+        rules.append(
+            _Rule(
+                present_value & raw.str.contains(_CONTROL),
+                pl.lit(f"{name} contains a control character (a tab, line break or similar)"),
             )
         )
         if col.choices:
             allowed = ", ".join(col.choices)
-            reasons.append(
-                pl.when(present_value & ~value.is_in(list(col.choices))).then(
-                    pl.format(f"{name} '{{}}' is not one of {allowed}", shown)
+            rules.append(
+                _Rule(
+                    present_value & ~value.is_in(list(col.choices)),
+                    pl.format(f"{name} '{{}}' is not one of {allowed}", shown),
                 )
             )
-        typed = value
-    elif col.kind == "date":
-        parsed = pl.when(value.str.contains(_DATE_SHAPE)).then(
+        return typed.alias(_typed_name(name)), rules
+    if col.kind == "date":
+        typed = pl.when(value.str.contains(_DATE_SHAPE)).then(
             value.str.to_date("%Y-%m-%d", strict=False)
         )
-        reasons.append(
-            pl.when(present_value & parsed.is_null()).then(
-                pl.format(f"{name} '{{}}' is not a date in the form YYYY-MM-DD", shown)
-            )
-        )
-        typed = parsed
+        message = pl.format(f"{name} '{{}}' is not a date in the form YYYY-MM-DD", shown)
+        bad = present_value & typed_col.is_null()
     elif col.kind == "bool":
         lower = value.str.to_lowercase()
         ok = lower.is_in(list(TRUE_WORDS + FALSE_WORDS))
-        reasons.append(
-            pl.when(present_value & ~ok).then(
-                pl.format(f"{name} '{{}}' is not true/false, 1/0, Y/N or yes/no", shown)
-            )
-        )
         typed = pl.when(ok).then(lower.is_in(list(TRUE_WORDS)))
+        message = pl.format(f"{name} '{{}}' is not true/false, 1/0, Y/N or yes/no", shown)
+        bad = present_value & typed_col.is_null()
     elif col.kind == "int":
         lo, hi = col.int_range or (-(2**31), 2**31 - 1)
-        as_int = pl.when(value.str.contains(r"^[+-]?\d{1,9}$")).then(
+        typed = pl.when(value.str.contains(r"^[+-]?\d{1,9}$")).then(
             value.cast(pl.Int64, strict=False)
         )
-        bad = present_value & (as_int.is_null() | (as_int < lo) | (as_int > hi))
-        reasons.append(
-            pl.when(bad).then(
-                pl.format(f"{name} '{{}}' is not a whole number from {lo} to {hi}", shown)
-            )
-        )
-        typed = pl.when(~bad).then(as_int)
+        message = pl.format(f"{name} '{{}}' is not a whole number from {lo} to {hi}", shown)
+        bad = present_value & (typed_col.is_null() | (typed_col < lo) | (typed_col > hi))
     elif col.kind == "timestamp":
-        parts = value.str.extract_groups(_TS_SHAPE)
-        day = parts.struct.field("1").str.to_date("%Y-%m-%d", strict=False)
-        hh = parts.struct.field("2").cast(pl.Int64, strict=False).fill_null(0)
-        mi = parts.struct.field("3").cast(pl.Int64, strict=False).fill_null(0)
-        ss = parts.struct.field("4").cast(pl.Int64, strict=False).fill_null(0)
-        frac = (
-            parts.struct.field("5").fill_null(".0").str.slice(1).str.pad_end(9, "0").str.slice(0, 6)
+        typed = _timestamp(value)
+        message = pl.format(
+            f"{name} '{{}}' is not an ISO timestamp (YYYY-MM-DDTHH:MM:SS, optional offset)", shown
         )
-        tz = parts.struct.field("6").fill_null("Z").str.replace(":", "")
-        offset_min = (
-            pl.when(tz == "Z")
-            .then(0)
-            .otherwise(
-                (
-                    tz.str.slice(1, 2).cast(pl.Int64, strict=False) * 60
-                    + tz.str.slice(3, 2).cast(pl.Int64, strict=False)
-                )
-                * pl.when(tz.str.starts_with("-")).then(-1).otherwise(1)
-            )
-        )
-        valid_clock = (hh < 24) & (mi < 60) & (ss < 60)
-        stamp = (
-            day.cast(pl.Datetime("us"))
-            + pl.duration(
-                hours=hh, minutes=mi, seconds=ss, microseconds=frac.cast(pl.Int64, strict=False)
-            )
-            - pl.duration(minutes=offset_min)
-        )
-        typed = pl.when(day.is_not_null() & valid_clock).then(stamp)
-        reasons.append(
-            pl.when(present_value & typed.is_null()).then(
-                pl.format(
-                    f"{name} '{{}}' is not an ISO timestamp (YYYY-MM-DDTHH:MM:SS, optional offset)",
-                    shown,
-                )
-            )
-        )
+        bad = present_value & typed_col.is_null()
     else:  # pragma: no cover - the contract only has the kinds above
         raise AssertionError(col.kind)
-    return reasons, typed.alias(name)
+    rules.append(_Rule(bad, message))
+    return typed.alias(_typed_name(name)), rules
+
+
+def _timestamp(value: pl.Expr) -> pl.Expr:
+    """An ISO timestamp (date, optional time, optional offset) as a naive UTC datetime."""
+    parts = value.str.extract_groups(_TS_SHAPE)
+    day = parts.struct.field("1").str.to_date("%Y-%m-%d", strict=False)
+    hh = parts.struct.field("2").cast(pl.Int64, strict=False).fill_null(0)
+    mi = parts.struct.field("3").cast(pl.Int64, strict=False).fill_null(0)
+    ss = parts.struct.field("4").cast(pl.Int64, strict=False).fill_null(0)
+    frac = parts.struct.field("5").fill_null(".0").str.slice(1).str.pad_end(9, "0").str.slice(0, 6)
+    tz = parts.struct.field("6").fill_null("Z").str.replace(":", "")
+    offset_min = (
+        pl.when(tz == "Z")
+        .then(0)
+        .otherwise(
+            (
+                tz.str.slice(1, 2).cast(pl.Int64, strict=False) * 60
+                + tz.str.slice(3, 2).cast(pl.Int64, strict=False)
+            )
+            * pl.when(tz.str.starts_with("-")).then(-1).otherwise(1)
+        )
+    )
+    valid_clock = (hh < 24) & (mi < 60) & (ss < 60)
+    stamp = (
+        day.cast(pl.Datetime("us"))
+        + pl.duration(
+            hours=hh, minutes=mi, seconds=ss, microseconds=frac.cast(pl.Int64, strict=False)
+        )
+        - pl.duration(minutes=offset_min)
+    )
+    return pl.when(day.is_not_null() & valid_clock).then(stamp)
 
 
 def _raw_json(kept: list[str]) -> pl.Expr:
@@ -213,43 +221,38 @@ def _raw_json(kept: list[str]) -> pl.Expr:
     return pl.struct(clipped).struct.json_encode()
 
 
-@dataclass
-class _Checked:
-    """One file after validation: typed accepted rows, quarantined rows, its report."""
-
-    raw: RawFile
-    accepted: pl.DataFrame  # typed contract columns + LINE
-    quarantined: pl.DataFrame  # LINE, REASON, raw (JSON text), plus key columns (raw text)
-    report: FileReport
-
-
 def _validate(
-    raw: RawFile, extra_reasons: list[pl.Expr] | None = None
+    raw: RawFile, extra_rules: list[_Rule] | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split a file into typed accepted rows and quarantined rows (line, reasons, raw)."""
     contract = raw.contract
     kept = [c for c in contract.column_names if c in raw.frame.columns]
-    rules: list[pl.Expr] = []
+    rules: list[_Rule] = []
     typed: list[pl.Expr] = []
     for col in contract.columns:
-        r, t = _column_rules(col, col.name in kept)
-        rules += r
+        t, r = _column_rules(col, col.name in kept)
         typed.append(t)
-    rules += extra_reasons or []
-    frame = raw.frame.with_columns(
-        pl.concat_str(rules, separator="; ", ignore_nulls=True).alias(REASON)
-        if rules
-        else pl.lit(None, pl.String).alias(REASON),
-        _raw_json(kept).alias("__raw"),
+        rules += r
+    rules += extra_rules or []
+    flags = [f"__broken_{i}" for i in range(len(rules))]
+    frame = raw.frame.with_columns(typed).with_columns(
+        [r.broken.fill_null(False).alias(f) for r, f in zip(rules, flags, strict=True)]
     )
-    frame = frame.with_columns(
-        pl.when(pl.col(REASON) == "").then(None).otherwise(pl.col(REASON)).alias(REASON)
+    any_broken = pl.any_horizontal(flags) if flags else pl.lit(False)
+    frame = frame.with_columns(any_broken.alias("__bad"))
+    good = frame.filter(~pl.col("__bad")).select(
+        *[pl.col(_typed_name(c.name)).alias(c.name) for c in contract.columns], pl.col(LINE)
     )
-    bad = frame.filter(pl.col(REASON).is_not_null())
-    good = frame.filter(pl.col(REASON).is_null()).select([*typed, pl.col(LINE)])
+    bad = frame.filter(pl.col("__bad"))
+    reasons = [pl.when(pl.col(f)).then(r.reason) for r, f in zip(rules, flags, strict=True)]
     quarantined = bad.select(
         LINE,
-        REASON,
-        pl.col("__raw").alias("raw"),
+        (
+            pl.concat_str(reasons, separator="; ", ignore_nulls=True)
+            if reasons
+            else pl.lit(None, pl.String)
+        ).alias(REASON),
+        _raw_json(kept).alias("raw"),
         *[pl.col(k).alias(f"__key_{k}") for k in contract.key if k in kept],
     )
     return good, quarantined
@@ -273,14 +276,15 @@ def _rejects_frame(raw: RawFile) -> pl.DataFrame:
     )
 
 
-def _duplicate_reason(key: str, counts_expr: pl.Expr) -> pl.Expr:
-    return pl.when(pl.col(key).is_not_null() & (counts_expr > 1)).then(
+def _duplicate_rule(key: str, counts_expr: pl.Expr) -> _Rule:
+    return _Rule(
+        pl.col(key).is_not_null() & (counts_expr > 1),
         pl.format(
             f"{key} '{{}}' occurs {{}} times in this file; every occurrence is quarantined "
             "(the extract contradicts itself: a person must decide which is right)",
             _clip_expr(pl.col(key)),
             counts_expr,
-        )
+        ),
     )
 
 
@@ -298,7 +302,7 @@ def _id_counts(raw: RawFile, key: str) -> pl.DataFrame:
 
 
 def _check(
-    raw: RawFile, extra: list[pl.Expr] | None = None, joins: list[pl.DataFrame] | None = None
+    raw: RawFile, extra: list[_Rule] | None = None, joins: list[pl.DataFrame] | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Validate a file (with extra cross-row rules) and add its structural rejects."""
     if joins:
@@ -317,16 +321,17 @@ def _check_crimes(
     raw: RawFile, lpa_list: list[str] | None, lpa_source: str
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     counts = _id_counts(raw, "crime_id")
-    extra = [_duplicate_reason("crime_id", pl.col("__count"))]
+    extra = [_duplicate_rule("crime_id", pl.col("__count"))]
     if lpa_list is not None and "lpa" in raw.frame.columns:
         lpa = pl.col("lpa").str.strip_chars()
         extra.append(
-            pl.when((lpa != "") & ~lpa.is_in(lpa_list)).then(
+            _Rule(
+                (lpa != "") & ~lpa.is_in(lpa_list),
                 pl.format(
                     f"lpa '{{}}' is not one of the force's LPAs (from {lpa_source}); "
                     "correct the LPA or add it to the list",
                     _clip_expr(pl.col("lpa")),
-                )
+                ),
             )
         )
     return _check(raw, extra, [counts])
@@ -339,18 +344,19 @@ def _check_distinct_rows(raw: RawFile) -> tuple[pl.DataFrame, pl.DataFrame]:
     kept = [c for c in raw.contract.column_names if c in raw.frame.columns]
     versions = raw.frame.select(kept).unique().drop_nulls(key).group_by(key).len("__versions")
     extra = [
-        pl.when(pl.col(key).is_not_null() & (pl.col("__versions") > 1)).then(
+        _Rule(
+            pl.col(key).is_not_null() & (pl.col("__versions") > 1),
             pl.format(
                 f"{key} '{{}}' occurs more than once with different values; every occurrence is "
                 "quarantined (a person must decide which is right)",
                 _clip_expr(pl.col(key)),
-            )
+            ),
         )
     ]
     if raw.contract is ORDERS and "ends_on" in raw.frame.columns:
         starts = pl.col("starts_on").str.to_date("%Y-%m-%d", strict=False)
         ends = pl.col("ends_on").str.to_date("%Y-%m-%d", strict=False)
-        extra.append(pl.when(ends < starts).then(pl.lit("ends_on is before starts_on")))
+        extra.append(_Rule(ends < starts, pl.lit("ends_on is before starts_on")))
     return _check(raw, extra, [versions])
 
 
@@ -365,8 +371,10 @@ def _check_suspects(
     known_frames = [accepted_crimes.select("crime_id")]
     if not replace:
         # a --replace extract is complete: a stored crime it does not hold is ended, so a link
-        # to it would be an orphan
-        ids = raw.frame.select(pl.col("crime_id").drop_nulls().unique())
+        # to it would be an orphan. Only the ids this extract does not hold are looked up.
+        ids = raw.frame.select(pl.col("crime_id").drop_nulls().unique()).join(
+            accepted_crimes.select("crime_id"), on="crime_id", how="anti"
+        )
         store.con.register("__suspect_crime_ids", ids)
         try:
             stored = store.frame(
@@ -383,18 +391,16 @@ def _check_suspects(
     ).with_columns(pl.lit(True).alias("__crime_quarantined"))
     crime = _clip_expr(pl.col("crime_id"))
     extra = [
-        pl.when(
-            pl.col("crime_id").is_not_null() & pl.col("__crime_quarantined").fill_null(False)
-        ).then(
+        _Rule(
+            pl.col("crime_id").is_not_null() & pl.col("__crime_quarantined").fill_null(False),
             pl.format(
                 "crime '{}' was quarantined in this extract, so its link is held with it", crime
-            )
+            ),
         ),
-        pl.when(
+        _Rule(
             pl.col("crime_id").is_not_null()
             & pl.col("__known").is_null()
-            & pl.col("__crime_quarantined").is_null()
-        ).then(
+            & pl.col("__crime_quarantined").is_null(),
             pl.format(
                 "crime '{}' is not in this extract's crimes (a --replace load is complete: "
                 "crimes it does not hold are ended), an orphan link"
@@ -402,7 +408,7 @@ def _check_suspects(
                 else "crime '{}' is neither in this extract's crimes nor already stored "
                 "(an orphan link)",
                 crime,
-            )
+            ),
         ),
     ]
     return _check(raw, extra, [known, quarantined])
@@ -462,36 +468,26 @@ def _merge(
     cols = (*table.key, *table.values)
     con.register("__new", new.select(cols))
     join = " AND ".join(f"n.{k} = o.{k}" for k in table.key)
-    changed = (
-        ", ".join(f"CASE WHEN n.{c} IS DISTINCT FROM o.{c} THEN '{c}' END" for c in compare)
-        or "NULL"
-    )
+    differs = " OR ".join(f"n.{c} IS DISTINCT FROM o.{c}" for c in compare) or "false"
     stale = (
         f"(n.{stale_on} IS NOT NULL AND o.{stale_on} IS NOT NULL AND n.{stale_on} < o.{stale_on})"
         if stale_on
         else "false"
     )
+    # One pass over the extract: each row is inserted, unchanged, stale or updated. (What
+    # changed is worked out below for the updated rows only.)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE __cmp AS
         SELECT n.*,
-               o.{table.key[0]} IS NOT NULL AS __exists,
-               list_filter([{changed}], lambda x: x IS NOT NULL) AS __changed,
-               {stale} AS __stale
+               CASE WHEN o.{table.key[0]} IS NULL THEN 'inserted'
+                    WHEN NOT ({differs}) THEN 'unchanged'
+                    WHEN {stale} THEN 'stale'
+                    ELSE 'updated' END AS __outcome
         FROM __new n LEFT JOIN {table.name} o ON {join}
         """
     )
     con.unregister("__new")
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE __cmp AS
-        SELECT *, CASE WHEN NOT __exists THEN 'inserted'
-                       WHEN len(__changed) = 0 THEN 'unchanged'
-                       WHEN __stale THEN 'stale'
-                       ELSE 'updated' END AS __outcome
-        FROM __cmp
-        """
-    )
     counts = dict(con.execute("SELECT __outcome, count(*) FROM __cmp GROUP BY ALL").fetchall())
     report.inserted += counts.get("inserted", 0)
     report.updated += counts.get("updated", 0)
@@ -499,10 +495,14 @@ def _merge(
     report.stale += counts.get("stale", 0)
     key_match = " AND ".join(f"t.{k} = c.{k}" for k in table.key)
     if counts.get("updated"):
+        changed = (
+            ", ".join(f"CASE WHEN c.{x} IS DISTINCT FROM t.{x} THEN '{x}' END" for x in compare)
+            or "NULL"
+        )
         con.execute(
             f"""
             INSERT INTO {table.versions}
-            SELECT t.*, {load_id}, 'revised', c.__changed
+            SELECT t.*, {load_id}, 'revised', list_filter([{changed}], lambda x: x IS NOT NULL)
             FROM {table.name} t JOIN __cmp c ON {key_match} WHERE c.__outcome = 'updated'
             """
         )

@@ -328,21 +328,24 @@ def _owners(starts: np.ndarray, positions: np.ndarray) -> np.ndarray:
 def _unquoted_commas(
     arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, quotes: np.ndarray
 ) -> np.ndarray:
-    """The number of field separators (commas outside quoted fields) in each record, counted
-    in chunks to bound memory on national extracts."""
+    """The number of field separators (commas outside quoted fields) in each record, summed
+    over the bytes in chunks to bound memory on national extracts."""
     counts = np.zeros(starts.size, dtype=np.int64)
     i = 0
     while i < starts.size:
-        j = int(np.searchsorted(starts, starts[i] + _CHUNK, side="left"))
-        j = max(j, i + 1)
-        lo, hi = int(starts[i]), int(ends[j - 1])
-        commas = np.flatnonzero(arr[lo:hi] == _COMMA) + lo
-        if commas.size:
-            q = quotes[np.searchsorted(quotes, lo) : np.searchsorted(quotes, hi)]
-            if q.size:
-                # every record starts outside quotes, so parity counts from the block start
-                commas = commas[(np.searchsorted(q, commas) & 1) == 0]
-            counts[i:j] = np.bincount(_owners(starts[i:j], commas), minlength=j - i)
+        j = max(int(np.searchsorted(starts, starts[i] + _CHUNK, side="left")), i + 1)
+        # [start of record i, start of record j): the bytes between a record's end and the next
+        # start are its line ending, never a comma
+        lo = int(starts[i])
+        hi = int(starts[j]) if j < starts.size else arr.size
+        separator = arr[lo:hi] == _COMMA
+        q = quotes[np.searchsorted(quotes, lo) : np.searchsorted(quotes, hi)] - lo
+        if q.size:
+            # every record starts outside quotes, so parity counts from the chunk start
+            toggles = np.zeros(hi - lo, dtype=np.uint8)
+            toggles[q] = 1
+            separator &= (np.cumsum(toggles, dtype=np.uint8) & 1) == 0
+        counts[i:j] = np.add.reduceat(separator.view(np.uint8), starts[i:j] - lo, dtype=np.int32)
         i = j
     return counts
 
@@ -506,7 +509,10 @@ def _parse_good(
     pieces = [body[:first]]
     if not pieces[0].endswith(b"\n"):
         pieces[0] += b"\n"
-    if bool(good.all()):
+    if bool(good.all()) and len(pieces[0]) == first:
+        blob = body  # the whole file as it is: no copy
+        pieces = []
+    elif bool(good.all()):
         pieces.append(body[first:])
     else:
         idx = np.flatnonzero(good)
@@ -514,7 +520,8 @@ def _parse_good(
         breaks = np.flatnonzero(np.diff(idx) != 1) + 1
         for run in np.split(idx, breaks):
             pieces.append(body[int(starts[run[0]]) : int(ends[run[-1]])] + b"\n")
-    blob = b"".join(pieces)
+    if pieces:
+        blob = b"".join(pieces)
     try:
         frame = pl.read_csv(
             blob,
