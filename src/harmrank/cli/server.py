@@ -145,9 +145,12 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--id", help="End one token (its id from `token list`).")
         ] = None,
         db: DbOption = None,
+        config: ConfigOption = None,
     ) -> None:
         """End a user's tokens (and their web sessions) at once (logged)."""
         from harmrank.api.security import AccessError, revoke_tokens
+
+        config_from(config)
 
         with opened_store(db) as store:
             try:
@@ -163,9 +166,12 @@ def register(app: typer.Typer) -> None:
     def token_list(
         fmt: Annotated[TableOrJson, typer.Option("--format")] = TableOrJson.table,
         db: DbOption = None,
+        config: ConfigOption = None,
     ) -> None:
         """Every token with its user, roles, LPAs, expiry and state; never a secret."""
         from harmrank.api.security import list_tokens, utcnow
+
+        config_from(config)
 
         with opened_store(db) as store:
             tokens = list_tokens(store)
@@ -199,8 +205,10 @@ def register(app: typer.Typer) -> None:
             typer.Option("--head", help="A head hash recorded earlier (`audit head`)."),
         ] = None,
         db: DbOption = None,
+        config: ConfigOption = None,
     ) -> None:
         """Check the chain end to end and name the first broken record (exit 1 when broken)."""
+        config_from(config)
         with opened_store(db, read_only=True) as store:
             result = audit.verify(store, head_hash=head)
         if not result.ok:
@@ -208,8 +216,9 @@ def register(app: typer.Typer) -> None:
         typer.echo(result.message)
 
     @audit_app.command("head")
-    def audit_head(db: DbOption = None) -> None:
+    def audit_head(db: DbOption = None, config: ConfigOption = None) -> None:
         """The latest record's hash: keep it outside the database, check later with
         `audit verify --head HASH`."""
+        config_from(config)
         with opened_store(db, read_only=True) as store:
             typer.echo(audit.head(store))
