@@ -125,3 +125,14 @@ def test_openapi_describes_the_api(api: Api) -> None:
     explain = paths["/api/v1/nominals/{nominal_id}/explain"]["get"]
     assert "X-Justification" in [p["name"] for p in explain["parameters"]]
     assert api.client.get("/docs").status_code == 404  # its assets would come from a CDN
+
+
+def test_utf8_justification_is_logged_as_written(api: Api) -> None:
+    token = api.token("olive", "offender_manager")
+    reason = "référence MARAC — réunion 12"
+    response = api.client.get(
+        "/api/v1/nominals/NS01/history",
+        headers=[("Authorization", f"Bearer {token}"), ("X-Justification", reason.encode())],
+    )
+    assert response.status_code == 200
+    assert api.last_audit()["justification"] == reason

@@ -65,6 +65,17 @@ def _clip(value: Any, limit: int = _MAX_VALUE) -> str | None:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def header_text(value: str | None) -> str | None:
+    """A header as the client meant it: HTTP carries bytes, which the server reads as Latin-1;
+    a client sending UTF-8 (``café``) gets its text back rather than mojibake."""
+    if value is None:
+        return None
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
 def record(store: Store, request: Request, status: int) -> str:
     """Append the request's record; values the route did not set come from the raw request
     (path and query parameters, the ``X-Justification`` header), clipped."""
@@ -77,7 +88,8 @@ def record(store: Store, request: Request, status: int) -> str:
     query = request.query_params
     justification = c.justification
     if justification is None:
-        justification = request.headers.get("x-justification") or query.get("justification")
+        raw = request.headers.get("x-justification")
+        justification = header_text(raw) if raw else query.get("justification")
     detail = dict(c.detail)
     if status >= 400 and "query" not in detail and request.url.query:
         detail["query"] = _clip(request.url.query, 500)

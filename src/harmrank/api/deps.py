@@ -16,7 +16,7 @@ from harmrank.api.access import (
     justification_of,
     require,
 )
-from harmrank.api.consultation import Consultation
+from harmrank.api.consultation import Consultation, header_text
 from harmrank.api.security import Permission, Principal, authenticate, token_id_of
 from harmrank.api.state import ServerState
 from harmrank.config import Config
@@ -156,7 +156,7 @@ def stated_justification(
         ),
     ] = None,
 ) -> str | None:
-    return justification_of(config, x_justification, consultation)
+    return justification_of(config, header_text(x_justification), consultation)
 
 
 JustificationDep = Annotated[str | None, Depends(stated_justification)]
