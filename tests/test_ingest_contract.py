@@ -156,6 +156,7 @@ CASES = [
         "ho_code is empty; status 'x' is not one of recorded, cancelled, transferred",
     ),
     # suspects
+    ("suspects", {"crime_id": ""}, "crime_id is empty"),
     ("suspects", {"nominal_id": ""}, "nominal_id is empty"),
     ("suspects", {"role": ""}, "role is empty"),
     (
