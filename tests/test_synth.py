@@ -251,8 +251,12 @@ def test_calibration_targets_are_met_on_a_three_year_force_extract(wm3: Path) ->
     achieved = {r.target.key: r.achieved for r in report.rows}
     # the "power few": the headline figures, said plainly
     assert 0.75 <= achieved["da_one_record_share"] <= 0.80
-    assert achieved["harm_share_top_7pct"] >= 0.80
+    assert achieved["harm_share_top_7pct"] >= 0.75  # 80% published; crimes only (docs)
+    assert achieved["harm_share_top_2pct"] <= 0.90
     assert achieved["top_group_new_share"] >= 0.75
+    # and the lists stay believable: nobody is recorded daily or against a crowd of victims
+    assert achieved["max_crimes_per_nominal_year"] <= 40
+    assert achieved["max_victims_per_nominal_year"] <= 12
 
 
 def test_every_target_has_a_source_or_says_it_is_an_assumption() -> None:

@@ -37,6 +37,16 @@ BLAND_ARIEL_2015 = "Bland & Ariel 2015 (76% of dyads no repeat, <2% of dyads 80%
 LIGGINS_2019 = "Liggins, Ratcliffe & Bland 2019 ('felonious few', Northamptonshire)"
 ONS_DA_2022 = "ONS Domestic abuse overviews Nov 2022/Nov 2023 (~41,000 8U of 910,980 DA crimes)"
 PRC_2017_18 = "Home Office police recorded crime open data 2017/18 (shipped counts)"
+
+# Why two targets sit below the published figures. The studies count harm over populations that
+# hold many more zero- or low-harm records than a VAWG extract: Barnham et al. and Bland & Ariel
+# include non-crime domestic incidents (about 40% of domestic-abuse records: 1,500,369 incidents
+# and crimes against 910,980 crimes in ONS 2022) and Liggins et al. all detected offenders of all
+# crime types. A harmrank extract holds VAWG crimes only, scored with ONS CSS weights, so the
+# same offending concentrates less: a generator tuned to reach 80% in the top 7% here had to give
+# single perpetrators dozens of rapes and assaults against many victims a year, which no force
+# would recognise. The bands below keep the lists believable; docs/synthetic-data.md gives the
+# trade-off.
 SPEC_8 = "harmrank SPEC section 8"
 
 # Volumes a year, per preset (SPEC section 8). The domestic-abuse and sexual-offence parts keep
@@ -149,8 +159,8 @@ TARGETS: tuple[Target, ...] = (
     Target(
         "harm_share_top_7pct",
         "share of the last 12 months' VAWG harm (ONS weights) carried by the top 7% of nominals",
-        "at least 80%",
-        0.80,
+        "at least 75% (published 80%; crimes only, see docs)",
+        0.75,
         1.0,
         LIGGINS_2019 + "; " + BARNHAM_2017 + "; " + BLAND_ARIEL_2015,
     ),
@@ -173,9 +183,10 @@ TARGETS: tuple[Target, ...] = (
     ),
     Target(
         "top_group_one_record_share",
-        "share of the last year's highest-harm group with one crime record in the whole extract",
-        "about a third (23-43%)",
-        0.23,
+        "share of the last year's highest-harm group (80% of harm) with one crime record in the "
+        "whole extract",
+        "15-43% (published about a third; crimes only, see docs)",
+        0.15,
         0.43,
         LIGGINS_2019,
     ),
@@ -302,6 +313,25 @@ TARGETS: tuple[Target, ...] = (
         0.25,
         0.65,
         "assumption",
+    ),
+    Target(
+        "max_crimes_per_nominal_year",
+        "most eligible VAWG crimes of one nominal in the last 12 months (the top of the "
+        "frequency list)",
+        "at most 40",
+        1,
+        40,
+        "assumption: a prolific perpetrator is recorded for a few crimes a month, not daily",
+        "count",
+    ),
+    Target(
+        "max_victims_per_nominal_year",
+        "most distinct known victims of one nominal's eligible crimes in the last 12 months",
+        "at most 12",
+        1,
+        12,
+        "assumption",
+        "count",
     ),
 )
 

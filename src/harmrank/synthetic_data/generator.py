@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from harmrank.synthetic_data.offence_mix import Pool, area_mix, weights
+from harmrank.synthetic_data.offence_mix import Pool, area_mix, sexual_codes, weights
 from harmrank.synthetic_data.presets import Chunk
 
 BURN_IN_YEARS = 3
@@ -80,6 +80,8 @@ CHARGED = 1  # outcome 1: charged or summonsed
 # Recent sexual offences whose offenders are often strangers name a suspect less often
 # (an assumption): sexual assault on a female 13+, on a male 13+, exposure and voyeurism.
 _SEX_IDENTIFIED_RECENT = {"20A": 0.50, "17A": 0.55, "88E": 0.40}
+# Codes that end a career against a victim: only ever a perpetrator's last crime.
+TERMINAL_CODES = frozenset({"1/4.1/4.10/4.2"})
 # Sexual offences against children (by their Home Office descriptions).
 CHILD_SEXUAL = frozenset({"17B", "19D", "19E", "19G", "19H", "20B", "21", "22B", "23", "71", "88A"})
 
@@ -93,23 +95,31 @@ class Model:
     """The generator's knobs (tuned against calibration.py; see docs/synthetic-data.md)."""
 
     # domestic abuse careers
-    da_repeat_share: float = 0.58
-    da_rate_mean: float = 4.0  # further crimes a year while active (repeaters)
-    da_rate_shape: float = 0.17  # gamma shape: smaller = more chronic offenders
+    da_repeat_share: float = 0.42
+    da_rate_mean: float = 3.0  # further crimes a year while active (repeaters)
+    da_rate_shape: float = 0.5  # gamma shape: smaller = more chronic offenders
     da_span_years: float = 0.8
-    da_switch_victim: float = 0.30  # x log10(crimes): chance a further crime has a new victim
+    da_max_rate: float = 12.0  # nobody is recorded for a crime every few days all year
+    da_switch_victim: float = 0.12  # chance a further crime is against a new victim
+    da_sexual_by_severity: float = 1.0  # DA sexual reports go to the more violent (exp weight)
+    da_sexual_standalone: float = 0.35  # ... by a partner with no other record
+    da_sexual_historic: float = 0.10  # DA sexual reports about a year or more back
+    da_sexual_multi: float = 0.6  # ... and carrying several counts (a course of conduct)
     da_identified: float = 0.93
     # sexual offences (not DA-flagged)
     sex_repeat_share: float = 0.14
-    sex_rate_mean: float = 1.5
+    sex_rate_mean: float = 1.0
     sex_rate_shape: float = 0.7
     sex_span_years: float = 1.2
+    sex_max_rate: float = 4.0  # reports (victims) a year at most
     sex_historic_child: float = 0.37  # child sexual abuse reported a year or more later
     sex_historic_adult: float = 0.12
     sex_identified_recent: float = 0.85
     sex_identified_historic: float = 0.92
-    sex_historic_counts: float = 2.5  # extra counts (Poisson mean) in a historic report
-    sex_recent_multi: float = 0.05  # chance a recent report has a second count
+    sex_historic_counts: float = 3.0  # extra counts (Poisson mean) in a historic report
+    sex_recent_multi_child: float = 0.35  # chance a recent report carries several counts
+    sex_recent_multi_adult: float = 0.12
+    sex_recent_counts: float = 1.0  # extra counts (Poisson mean) beyond the second
     sex_from_da: float = 0.10  # share of sexual offenders who are also DA perpetrators
     # other VAWG (stalking), not DA-flagged
     other_repeat_share: float = 0.25
@@ -119,9 +129,9 @@ class Model:
     other_identified: float = 0.90
     other_from_da: float = 0.30
     # severity copula: correlation between a person's latent severity and a crime's code rank
-    severity_rho: float = 0.99
-    severity_by_count: float = 2.0  # a DA perpetrator's severity rises with log(number of crimes)
-    sex_severity_by_count: float = 0.5  # the same for sexual offenders
+    severity_rho: float = 0.6
+    severity_by_count: float = 0.3  # a DA perpetrator's severity rises with log(number of crimes)
+    sex_severity_by_count: float = 0.5  # a sexual offender's (and a report's) with log(count)
     # non-VAWG crimes of the same people: weight of an offender ~ (VAWG crimes) ** power
     non_vawg_power: float = 2.0
     non_vawg_spread_days: float = 150.0
@@ -179,6 +189,11 @@ class _Events:
     victim: np.ndarray  # chunk-local victim index; -1 = none
     identified: np.ndarray  # is the offender known (a suspects row)?
     pool: np.ndarray
+
+    @staticmethod
+    def empty() -> _Events:
+        z = np.zeros(0, dtype=np.int64)
+        return _Events(z, z, z, z.astype(bool), z, z, z.astype(bool), z.astype(np.int8))
 
     @staticmethod
     def concat(parts: list[_Events]) -> _Events:
@@ -288,17 +303,34 @@ def _copula_codes(
     severity: np.ndarray,
     rho: float,
     table: dict[str, int] | None,
+    last: np.ndarray | None = None,
 ) -> np.ndarray:
     """Codes for crimes whose owners have latent ``severity``: counts from the pool's mix
-    (multinomial), the most severe codes paired with the highest ``rho``-correlated scores."""
+    (multinomial), the most severe codes paired with the highest ``rho``-correlated scores.
+    Homicide only ever falls on a crime marked ``last`` (the end of a career against that
+    victim), when such marks are given."""
     n = len(severity)
     counts = rng.multinomial(n, pool.probs)
     w = weights()
+    score = rho * severity + np.sqrt(1.0 - rho * rho) * rng.standard_normal(n)
+    out = np.full(n, -1, dtype=np.int64)
+    free = np.ones(n, dtype=bool)
+    if last is not None:
+        for i, code in enumerate(pool.codes):
+            if code in TERMINAL_CODES and counts[i]:
+                candidates = np.flatnonzero(last & free)
+                take = candidates[np.argsort(-score[candidates], kind="stable")[: counts[i]]]
+                out[take] = i
+                free[take] = False
+                counts[i] = 0
+    rest = np.flatnonzero(free)
     by_severity = np.argsort([_rank_weight(c, w) for c in pool.codes], kind="stable")
     codes_sorted = np.repeat(by_severity, counts[by_severity])
-    score = rho * severity + np.sqrt(1.0 - rho * rho) * rng.standard_normal(n)
-    out = np.empty(n, dtype=np.int64)
-    out[np.argsort(score, kind="stable")] = codes_sorted
+    # more crimes than codes left only if a terminal code found too few "last" crimes
+    codes_sorted = (
+        np.resize(codes_sorted, len(rest)) if len(codes_sorted) != len(rest) else codes_sorted
+    )
+    out[rest[np.argsort(score[rest], kind="stable")]] = codes_sorted
     if table is None:  # indices into the pool's codes
         return out
     glob = np.array([table[c] for c in pool.codes], dtype=np.int64)
@@ -314,6 +346,134 @@ def _choice(rng: np.random.Generator, mix: dict[int, float], n: int) -> np.ndarr
     keys = np.array(list(mix), dtype=np.int64)
     p = np.array(list(mix.values()), dtype=np.float64)
     return keys[rng.choice(len(keys), size=n, p=p / p.sum())]
+
+
+@dataclass(frozen=True)
+class _Family:
+    """Child or adult sexual offences of a pool, and how their reports are made."""
+
+    pool: Pool
+    share: float  # of the pool's crimes
+    historic: float  # chance a report is of offences a year or more back
+    multi: float  # chance a recent report carries several counts
+    counts: float  # expected crimes per report
+
+
+def _not_child(code: str) -> bool:
+    return code not in CHILD_SEXUAL
+
+
+def _families(pool: Pool, m: Model, da: bool = False) -> list[_Family]:
+    """A sexual-offence pool split into child and adult offences. DA-flagged reports (a
+    partner or relative, during the relationship) are seldom historic and often a course of
+    conduct with several counts."""
+    out = []
+    for is_child in (True, False):
+        sub = pool.restrict(CHILD_SEXUAL.__contains__ if is_child else _not_child)
+        share = float(sum(p for c, p in zip(pool.codes, pool.probs, strict=True) if c in sub.codes))
+        if share <= 0:
+            continue
+        if da:
+            hist, multi = m.da_sexual_historic, m.da_sexual_multi
+        elif is_child:
+            hist, multi = m.sex_historic_child, m.sex_recent_multi_child
+        else:
+            hist, multi = m.sex_historic_adult, m.sex_recent_multi_adult
+        counts = hist * (1 + m.sex_historic_counts) + (1 - hist) * (
+            1 + multi * (1 + m.sex_recent_counts)
+        )
+        out.append(_Family(sub, share, hist, multi, counts))
+    return out
+
+
+def _report_shares(fams: list[_Family]) -> np.ndarray:
+    """Report shares per family: crime shares / expected counts, so the crime mix is kept."""
+    q = np.array([f.share / f.counts for f in fams])
+    return q / q.sum()
+
+
+def _expected_counts(pool: Pool, m: Model, da: bool = False) -> float:
+    """Expected crimes per report of a sexual-offence pool."""
+    fams = _families(pool, m, da)
+    if not fams:
+        return 1.0
+    return float(sum(q * f.counts for q, f in zip(_report_shares(fams), fams, strict=True)))
+
+
+def _reports(
+    rng: np.random.Generator,
+    pool: Pool,
+    *,
+    day: np.ndarray,
+    severity: np.ndarray,
+    offender: np.ndarray,
+    victim: np.ndarray,
+    identified: np.ndarray | None,
+    da: bool,
+    table: dict[str, int],
+    m: Model,
+) -> _Events:
+    """Sexual-offence reports -> crimes. A report is of child or adult offences (report shares
+    keep the pool's crime mix); it is historic (committed a year or more before) with the
+    family's chance, and then carries 1 + Poisson(sex_historic_counts) counts spread over
+    years; a recent report sometimes carries several counts over the past months. Codes: per
+    family, a copula on the report's severity (plus the log of its counts), so that the big
+    cases hold the gravest codes."""
+    n = len(day)
+    fams = _families(pool, m, da)
+    if n == 0 or not fams:
+        return _Events.empty()
+    fam = rng.choice(len(fams), size=n, p=_report_shares(fams))
+    hist_p = np.array([f.historic for f in fams])[fam]
+    multi_p = np.array([f.multi for f in fams])[fam]
+    historic = rng.random(n) < hist_p
+    multi = ~historic & (rng.random(n) < multi_p)
+    counts = 1 + np.where(
+        historic,
+        rng.poisson(m.sex_historic_counts, n),
+        np.where(multi, 1 + rng.poisson(m.sex_recent_counts, n), 0),
+    )
+    report = np.repeat(np.arange(n), counts)
+    nc = len(report)
+    lag_years = np.where(historic, 1.0 + np.minimum(rng.exponential(7.0, n), 39.0), 0.0)
+    span = np.where(historic, rng.exponential(1.5, n) * YEAR, np.where(multi, 300.0, 0.0))
+    recent_lag = np.minimum(rng.exponential(12.0, nc), 300.0)
+    committed = np.where(
+        historic[report],
+        day[report] - (lag_years[report] * YEAR).astype(np.int64),
+        day[report] - recent_lag.astype(np.int64),
+    ) - (rng.random(nc) * span[report]).astype(np.int64)
+    committed = np.minimum(committed, day[report])
+    score = severity + m.sex_severity_by_count * np.log(counts)
+    code = np.empty(nc, dtype=np.int64)
+    for f, family in enumerate(fams):
+        sel = np.flatnonzero(fam[report] == f)
+        code[sel] = _copula_codes(rng, family.pool, score[report[sel]], m.severity_rho, table)
+    if identified is None:
+        # a recent report names a suspect less often where strangers are typical
+        names = {i: c for c, i in table.items()}
+        first = np.cumsum(counts) - counts
+        p_recent = (
+            np.array(
+                [
+                    _SEX_IDENTIFIED_RECENT.get(names[int(c)], m.sex_identified_recent)
+                    for c in code[first]
+                ]
+            )
+            if n
+            else np.zeros(0)
+        )
+        identified = rng.random(n) < np.where(historic, m.sex_identified_historic, p_recent)
+    return _Events(
+        day=day[report],
+        committed=committed,
+        code=code,
+        da=np.full(nc, da, dtype=bool),
+        offender=offender[report],
+        victim=victim[report],
+        identified=identified[report],
+        pool=np.full(nc, POOL_SEX, dtype=np.int8),
+    )
 
 
 @dataclass(frozen=True)
@@ -352,26 +512,41 @@ def simulate_chunk(
         | {"8L", "88C"}
     )
     table = {c: i for i, c in enumerate(code_names)}
+    sexual = sexual_codes()
     ids = _Ids()
     lo, hi, years = window.sim_start, window.end, window.sim_years
 
-    # ---- domestic abuse: careers against one victim at a time ----------------------------
-    e_da = _expected_per_person(m.da_repeat_share, m.da_rate_mean, m.da_rate_shape, m.da_span_years)
-    n_da = int(rng.poisson(rates["da"] * years / e_da))
+    # ---- domestic abuse: careers of incidents, one victim at a time ------------------------
+    # (sexual offences in the DA pool are reports with counts, below)
+    da_incident_pool = mix.da.restrict(lambda c: c not in sexual)
+    da_sexual_pool = mix.da.restrict(lambda c: c in sexual)
+    e_da = _expected_per_person(
+        m.da_repeat_share, m.da_rate_mean, m.da_rate_shape, m.da_span_years, m.da_max_rate
+    )
+    n_da = int(rng.poisson(rates["da"] * (1 - mix.da_sexual_fraction) * years / e_da))
     owner, day, first = _careers(
-        rng, n_da, lo, hi, m.da_repeat_share, m.da_rate_mean, m.da_rate_shape, m.da_span_years
+        rng,
+        n_da,
+        lo,
+        hi,
+        m.da_repeat_share,
+        m.da_rate_mean,
+        m.da_rate_shape,
+        m.da_span_years,
+        m.da_max_rate,
     )
     da_people = ids.new_nominals(n_da)
     k_da = np.bincount(owner, minlength=n_da)
     severity_da = rng.standard_normal(n_da) + m.severity_by_count * np.log(np.maximum(k_da, 1))
-    # prolific perpetrators move from victim to victim more often (serial perpetrators)
-    p_switch = np.clip(m.da_switch_victim * np.log10(np.maximum(k_da, 1)), 0.0, 0.6)[owner]
-    new_victim = first | (rng.random(len(owner)) < p_switch)
+    new_victim = first | (rng.random(len(owner)) < m.da_switch_victim)
+    last_da = np.append(owner[1:] != owner[:-1], True) if len(owner) else np.zeros(0, dtype=bool)
     victim = ids.new_victims(int(new_victim.sum()))[np.cumsum(new_victim) - 1]
     da_events = _Events(
         day=day,
         committed=day - np.minimum(rng.geometric(0.6, len(day)) - 1, 30),
-        code=_copula_codes(rng, mix.da, severity_da[owner], m.severity_rho, table),
+        code=_copula_codes(
+            rng, da_incident_pool, severity_da[owner], m.severity_rho, table, last=last_da
+        ),
         da=np.ones(len(day), dtype=bool),
         offender=da_people[owner],
         victim=victim,
@@ -380,26 +555,56 @@ def simulate_chunk(
     )
     repeaters_da = da_people[k_da >= 2]
 
-    # ---- sexual offences: reports (one victim, one code, one or more counts each) --------
-    # A report's code comes first (copula on the offender's severity); child sexual abuse is
-    # more often reported years later, and a historic report carries several counts. Report
-    # codes are drawn from the pool reweighted by 1 / E[counts | code], so that the mix of
-    # *crimes* is still the pool's.
-    child = np.array([c in CHILD_SEXUAL for c in mix.sexual.codes])
-    p_hist = np.where(child, m.sex_historic_child, m.sex_historic_adult)
-    e_counts_by_code = p_hist * (1 + m.sex_historic_counts) + (1 - p_hist) * (
-        1 + m.sex_recent_multi
-    )
-    report_probs = mix.sexual.probs / e_counts_by_code
-    report_probs /= report_probs.sum()
-    report_pool = Pool(mix.sexual.codes, report_probs)
-    e_counts = float((report_probs * e_counts_by_code).sum())
+    # ---- sexual offences: reports (one victim, one or more counts each) ------------------
+    # DA-flagged reports: a perpetrator's partner or relative reports, during the relationship
+    # (the more violent perpetrators more often), one or more counts against that victim.
+    e_counts_da = _expected_counts(da_sexual_pool, m, da=True)
+    n_da_reports = int(rng.poisson(rates["da"] * mix.da_sexual_fraction * years / e_counts_da))
+    if n_da_reports and len(da_events):
+        # most by a known DA perpetrator (the more violent more often), reported around one of
+        # his incidents against that victim; some by a partner never otherwise recorded
+        weight = np.exp(m.da_sexual_by_severity * severity_da[owner])
+        anchor = rng.choice(len(da_events), size=n_da_reports, p=weight / weight.sum())
+        standalone = rng.random(n_da_reports) < m.da_sexual_standalone
+        n_new = int(standalone.sum())
+        offender = da_events.offender[anchor]
+        offender[standalone] = ids.new_nominals(n_new)
+        victim = da_events.victim[anchor]
+        victim[standalone] = ids.new_victims(n_new)
+        report_day = da_events.day[anchor] - rng.integers(0, 60, n_da_reports)
+        report_day[standalone] = rng.integers(lo, hi + 1, n_new)
+        severity = severity_da[owner[anchor]]
+        severity[standalone] = rng.standard_normal(n_new)
+        da_reports = _reports(
+            rng,
+            da_sexual_pool,
+            day=report_day,
+            severity=severity,
+            offender=offender,
+            victim=victim,
+            identified=rng.random(n_da_reports) < m.da_identified,
+            da=True,
+            table=table,
+            m=m,
+        )
+    else:
+        da_reports = _Events.empty()
+    # Other sexual offences: sexual offenders' careers of reports, one victim each.
     e_reports = _expected_per_person(
-        m.sex_repeat_share, m.sex_rate_mean, m.sex_rate_shape, m.sex_span_years
+        m.sex_repeat_share, m.sex_rate_mean, m.sex_rate_shape, m.sex_span_years, m.sex_max_rate
     )
+    e_counts = _expected_counts(mix.sexual, m)
     n_sex = int(rng.poisson(rates["sexual"] * years / (e_reports * e_counts)))
     r_owner, r_day, _ = _careers(
-        rng, n_sex, lo, hi, m.sex_repeat_share, m.sex_rate_mean, m.sex_rate_shape, m.sex_span_years
+        rng,
+        n_sex,
+        lo,
+        hi,
+        m.sex_repeat_share,
+        m.sex_rate_mean,
+        m.sex_rate_shape,
+        m.sex_span_years,
+        m.sex_max_rate,
     )
     sex_people = ids.new_nominals(n_sex)
     if len(repeaters_da) and n_sex:
@@ -410,42 +615,17 @@ def simulate_chunk(
     severity_sex = rng.standard_normal(n_sex) + m.sex_severity_by_count * np.log(
         np.maximum(reports_of, 1)
     )
-    local = _copula_codes(rng, report_pool, severity_sex[r_owner], m.severity_rho, None)
-    historic = rng.random(n_reports) < p_hist[local]
-    counts = np.where(
-        historic,
-        1 + rng.poisson(m.sex_historic_counts, n_reports),
-        1 + (rng.random(n_reports) < m.sex_recent_multi),
-    )
-    report = np.repeat(np.arange(n_reports), counts)
-    # committed: recent reports within weeks; historic ones 1-40 years back, counts spread
-    lag_years = np.where(historic, 1.0 + np.minimum(rng.exponential(7.0, n_reports), 39.0), 0.0)
-    abuse_span = np.where(historic, rng.exponential(1.5, n_reports) * YEAR, 0.0)
-    recent_lag = np.minimum(rng.exponential(12.0, len(report)), 300.0)
-    committed = np.where(
-        historic[report],
-        r_day[report]
-        - (lag_years[report] * YEAR).astype(np.int64)
-        - (rng.random(len(report)) * abuse_span[report]).astype(np.int64),
-        r_day[report] - recent_lag.astype(np.int64),
-    )
-    # a recent report names a suspect less often where strangers are typical
-    p_recent = np.array(
-        [_SEX_IDENTIFIED_RECENT.get(c, m.sex_identified_recent) for c in mix.sexual.codes]
-    )
-    identified_report = rng.random(n_reports) < np.where(
-        historic, m.sex_identified_historic, p_recent[local]
-    )
-    glob = np.array([table[c] for c in mix.sexual.codes], dtype=np.int64)
-    sex_events = _Events(
-        day=r_day[report],
-        committed=committed,
-        code=glob[local][report],
-        da=np.zeros(len(report), dtype=bool),
-        offender=sex_people[r_owner[report]],
-        victim=ids.new_victims(n_reports)[report],
-        identified=identified_report[report],
-        pool=np.full(len(report), POOL_SEX, dtype=np.int8),
+    sex_events = _reports(
+        rng,
+        mix.sexual,
+        day=r_day,
+        severity=severity_sex[r_owner],
+        offender=sex_people[r_owner],
+        victim=ids.new_victims(n_reports),
+        identified=None,
+        da=False,
+        table=table,
+        m=m,
     )
 
     # ---- other VAWG (stalking), not DA-flagged --------------------------------------------
@@ -480,7 +660,7 @@ def simulate_chunk(
         pool=np.full(len(o_day), POOL_OTHER, dtype=np.int8),
     )
 
-    vawg = _Events.concat([da_events, sex_events, other_events])
+    vawg = _Events.concat([da_events, da_reports, sex_events, other_events])
 
     # ---- non-VAWG crimes of the same people, mostly of the repeaters ----------------------
     known = vawg.identified

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -88,6 +89,13 @@ class Pool:
 
     def expected(self) -> dict[str, float]:
         return dict(zip(self.codes, self.probs.tolist(), strict=True))
+
+    def restrict(self, keep: Callable[[str], bool]) -> Pool:
+        """The pool's codes for which ``keep`` holds, renormalised (empty if none)."""
+        idx = [i for i, c in enumerate(self.codes) if keep(c)]
+        probs = self.probs[idx]
+        total = probs.sum()
+        return Pool(tuple(self.codes[i] for i in idx), probs / total if total > 0 else probs)
 
 
 @dataclass(frozen=True)

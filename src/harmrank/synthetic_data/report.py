@@ -307,6 +307,14 @@ def measure(
     last12 = _months_back(end, 12)
     harm = _harm_by_nominal(eligible, last12, end)
     values["harm_share_top_7pct"] = _share_top(harm, 0.07)
+    if harm.height:
+        values["max_crimes_per_nominal_year"] = float(harm["crimes"].max())  # type: ignore[arg-type]
+        victims = (
+            eligible.filter(pl.col("recorded_on").is_between(last12, end))
+            .group_by("nominal_id")
+            .agg(pl.col("victim_id").drop_nulls().n_unique().alias("victims"))
+        )
+        values["max_victims_per_nominal_year"] = float(victims["victims"].max())  # type: ignore[arg-type]
     values["harm_share_top_2pct"] = _share_top(harm, 0.02)
     # the share of nominals that carry 80% of harm (shown in the extras)
     group_last = _top_group(harm)
