@@ -76,7 +76,17 @@ def _progress(description: str) -> Progress:
     )
 
 
-def print_lists(objects: list[dict[str, Any]], console: Console) -> None:
+def wide_console(**kwargs: Any) -> Console:
+    """A console for tables: the terminal's width, or 160 columns when writing to a pipe/file."""
+    if "file" not in kwargs and sys.stdout.isatty():
+        return Console(**kwargs)
+    return Console(width=160, **kwargs)
+
+
+def print_lists(
+    objects: list[dict[str, Any]], console: Console, *, repeat_rows: int | None = None
+) -> None:
+    """The lists as tables. ``repeat_rows`` cuts the (uncut) repeat list for an overview."""
     console.print(f"[bold]{MARKING}[/bold] — {NOTICE}")
     for obj in objects:
         title = (
@@ -115,7 +125,14 @@ def print_lists(objects: list[dict[str, Any]], console: Console) -> None:
                 if c in ("rank", "harm", "frequency", "victims", "qualifying")
                 else "left",
             )
-        for e in obj["entries"]:
+        shown = obj["entries"]
+        if obj["list"] == "repeat" and repeat_rows is not None and len(shown) > repeat_rows:
+            table.caption = (
+                f"first {repeat_rows} of {len(shown)} repeat suspects; the whole list: "
+                f"`harmrank top10 --month {obj['month']} --lpa '{obj['lpa']}' --list repeat`"
+            )
+            shown = shown[:repeat_rows]
+        for e in shown:
             mv = e["movement"]
             movement = "new" if mv == "new" else (f"+{mv}" if mv > 0 else str(mv))
             if obj["list"] == "repeat":
@@ -254,12 +271,12 @@ def register(app: typer.Typer) -> None:
             _write_atomic(out, lists_xlsx(objects))
             typer.echo(f"wrote {out}", err=True)
         else:
+            overview = None if kind == "repeat" else cfg.scoring.top_n
             if out is not None:
-                console = Console(file=open(out, "w", encoding="utf-8"), width=200)  # noqa: SIM115
-                print_lists(objects, console)
-                console.file.close()
+                with open(out, "w", encoding="utf-8") as fh:
+                    print_lists(objects, Console(file=fh, width=200), repeat_rows=overview)
             else:
-                print_lists(objects, Console())
+                print_lists(objects, wide_console(), repeat_rows=overview)
 
     @app.command("history")
     def history_cmd(
@@ -294,7 +311,7 @@ def register(app: typer.Typer) -> None:
         elif fmt is HistoryFormat.csv:
             typer.echo(history_csv(result), nl=False)
         else:
-            console = Console()
+            console = wide_console()
             console.print(f"[bold]{MARKING}[/bold] — {NOTICE}")
             table = Table(title=f"History of {nominal_id}", title_justify="left")
             cols = [
@@ -365,7 +382,7 @@ def register(app: typer.Typer) -> None:
             table.add_column(c, overflow="fold")
         for name, rule in sorted(rules.items()):
             table.add_row(name, rule.version, rule.description)
-        Console().print(table)
+        wide_console().print(table)
 
     @rules_app.command("show")
     def rules_show(name: Annotated[str, typer.Argument(help="A rule's name.")]) -> None:
@@ -417,7 +434,7 @@ def register(app: typer.Typer) -> None:
                 f"{r['rule']} v{r['rule_version']}",
                 r["data_fingerprint"][:12],
             )
-        Console().print(table)
+        wide_console().print(table)
 
     @runs_app.command("approve")
     def runs_approve(
@@ -480,7 +497,7 @@ def register(app: typer.Typer) -> None:
         cfg = config_from(config)
         db_path = db or out / "harmrank.duckdb"
         end = last_complete_month()
-        console = Console()
+        console = wide_console()
         console.print(
             f"[bold]1. Synthetic West Mercia extract[/bold] ({years} years to {end}, seed {seed}) → {out}"
         )
@@ -507,7 +524,7 @@ def register(app: typer.Typer) -> None:
                 justification="demonstration on synthetic data",
                 row_count=sum(len(o["entries"]) for o in objects),
             )
-        print_lists(objects, console)
+        print_lists(objects, console, repeat_rows=cfg.scoring.top_n)
         console.print(
             f"\nDatabase: {db_path}  ·  try `harmrank top10 --db {db_path} --month {end} --lpa Shropshire --list harm --format json`"
         )
