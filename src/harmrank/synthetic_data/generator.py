@@ -7,14 +7,15 @@ further crimes whose number is Poisson with a gamma-distributed rate (a negative
 chronic offenders, many one-off ones) over a short, exponentially distributed span, so that the
 highest-harm people of one year are mostly not those of the next. Every offender has a latent
 severity; within each pool the codes drawn from the 2017/18 mix are paired with crimes through a
-Gaussian copula on that severity, so that the same people carry the most harmful codes and
-harm concentrates on a "power few" while the code mix stays exactly that of the pool.
-Domestic-abuse careers follow one victim, switching to a new one now and then (serial
-perpetrators); sexual-offence reports may be historic (committed years before recorded) and
-carry several counts; some sexual and stalking offenders are also domestic abusers. Non-VAWG
-crimes go to the same people, mostly to the repeaters. Outcomes close crimes after an
-exponential delay; orders follow crimes and convictions, and some orders are breached by a new
-crime.
+Gaussian copula on that severity, so that the more violent carry more of the harmful codes while
+the code mix stays exactly that of the pool. Domestic-abuse careers are incidents against one
+victim at a time, switching now and then (serial perpetrators); homicide only ends a career.
+Sexual offences are reports with one victim and one or more counts: child abuse is often
+reported years later with several counts, DA rapes are often a course of conduct; the big cases
+hold the gravest codes, which is where harm concentrates. Some sexual and stalking offenders are
+also domestic abusers. Non-VAWG crimes go to the same people, mostly to the repeaters. Outcomes
+close crimes after an exponential delay; orders follow crimes and convictions, and some orders
+are breached by a new crime. docs/synthetic-data.md tells the whole model.
 
 The knobs are :class:`Model`'s fields; the targets they are tuned to are in
 :mod:`harmrank.synthetic_data.calibration`.
