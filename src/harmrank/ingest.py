@@ -14,6 +14,7 @@ Every file reconciles: ``read = accepted + quarantined``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -421,6 +422,7 @@ class _Table:
     versions: str
     key: tuple[str, ...]
     values: tuple[str, ...]
+    derived: tuple[str, ...] = ()  # stored with a row but derived from its key (never compared)
 
 
 _TABLES = {
@@ -440,7 +442,9 @@ _TABLES = {
             "updated_at",
         ),
     ),
-    "suspects": _Table("links", "link_versions", ("crime_id", "nominal_id"), ("role",)),
+    "suspects": _Table(
+        "links", "link_versions", ("crime_id", "nominal_id"), ("role",), derived=("nkey",)
+    ),
     "nominals": _Table("nominals", "nominal_versions", ("nominal_id",), ("birth_year", "home_lpa")),
     "orders": _Table(
         "orders",
@@ -465,7 +469,7 @@ def _merge(
 ) -> None:
     """Upsert ``new`` into ``table``, keeping every replaced or ended version."""
     con = store.con
-    cols = (*table.key, *table.values)
+    cols = (*table.key, *table.values, *table.derived)
     con.register("__new", new.select(cols))
     join = " AND ".join(f"n.{k} = o.{k}" for k in table.key)
     differs = " OR ".join(f"n.{c} IS DISTINCT FROM o.{c}" for c in compare) or "false"
@@ -511,7 +515,8 @@ def _merge(
         )
     if counts.get("updated") or counts.get("inserted"):
         con.execute(
-            f"INSERT INTO {table.name} SELECT {', '.join(cols)}, {load_id} FROM __cmp "
+            f"INSERT INTO {table.name} ({', '.join(cols)}, load_id) "
+            f"SELECT {', '.join(cols)}, {load_id} FROM __cmp "
             "WHERE __outcome IN ('inserted', 'updated')"
         )
     if present_keys is not None:
@@ -527,6 +532,46 @@ def _merge(
         report.ended += ended
         con.unregister("__present")
     con.execute("DROP TABLE IF EXISTS __cmp")
+
+
+def _with_nominal_keys(store: Store, links: pl.DataFrame) -> pl.DataFrame:
+    """Give every nominal a stable integer key (new nominals get the next ones) and attach it."""
+    con = store.con
+    con.register("__link_nominals", links.select("nominal_id").unique())
+    con.execute(
+        """
+        INSERT INTO nominal_keys
+        SELECT nominal_id,
+               (SELECT coalesce(max(nkey), 0) FROM nominal_keys)
+               + row_number() OVER (ORDER BY nominal_id)
+        FROM __link_nominals n
+        WHERE NOT EXISTS (SELECT 1 FROM nominal_keys k WHERE k.nominal_id = n.nominal_id)
+        """
+    )
+    keys = store.frame(
+        "SELECT k.nominal_id, k.nkey FROM nominal_keys k JOIN __link_nominals USING (nominal_id)"
+    )
+    con.unregister("__link_nominals")
+    return links.join(keys, on="nominal_id", how="left")
+
+
+def fingerprint(store: Store) -> str:
+    """A checksum of the stored extract (order-independent), recorded with every load and run."""
+    parts = store.one(
+        """
+        SELECT
+          (SELECT count(*) || ':' || coalesce(bit_xor(hash(crime_id, ho_code, recorded_on,
+                  committed_on, lpa, domestic_abuse, victim_id, status, outcome)), 0) FROM crimes),
+          (SELECT count(*) || ':' || coalesce(bit_xor(hash(crime_id, nominal_id, role)), 0) FROM links),
+          (SELECT count(*) || ':' || coalesce(bit_xor(hash(nominal_id, birth_year, home_lpa)), 0)
+           FROM nominals),
+          (SELECT count(*) || ':' || coalesce(bit_xor(hash(order_id, nominal_id, order_type,
+                  starts_on, ends_on)), 0) FROM orders),
+          (SELECT count(*) || ':' || coalesce(bit_xor(hash(lpa)), 0) FROM lpas)
+        """
+    )
+    assert parts is not None
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()
 
 
 # ----------------------------------------------------------------------------- ingest ----
@@ -644,7 +689,7 @@ def ingest_extract(
         merges: list[tuple[str, pl.DataFrame]] = [
             ("lpas", checked["lpas"][0]) if "lpas" in checked else ("", pl.DataFrame()),
             ("crimes", crimes_ok),
-            ("suspects", collapsed),
+            ("suspects", _with_nominal_keys(store, collapsed)),
             ("nominals", checked["nominals"][0]) if "nominals" in checked else ("", pl.DataFrame()),
             ("orders", checked["orders"][0]) if "orders" in checked else ("", pl.DataFrame()),
         ]
@@ -690,7 +735,7 @@ def ingest_extract(
             for name, r in raws.items()
         }
         store.execute(
-            "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?::JSON, ?::JSON)",
+            "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?::JSON, ?::JSON, ?)",
             [
                 load_id,
                 started,
@@ -700,6 +745,7 @@ def ingest_extract(
                 replace,
                 json.dumps(files_meta),
                 json.dumps(report.as_dict()),
+                fingerprint(store),
             ],
         )
     audit.append(

@@ -10,7 +10,8 @@ CREATE TABLE IF NOT EXISTS loads (
     source       VARCHAR NOT NULL,       -- the extract folder
     replace      BOOLEAN NOT NULL,
     files        JSON NOT NULL,          -- {name: {format, sha256, bytes}}
-    report       JSON NOT NULL           -- the reconciliation printed by `harmrank ingest`
+    report       JSON NOT NULL,          -- the reconciliation printed by `harmrank ingest`
+    fingerprint  VARCHAR NOT NULL        -- checksum of the whole stored extract after this load
 );
 
 CREATE TABLE IF NOT EXISTS crimes (
@@ -31,7 +32,15 @@ CREATE TABLE IF NOT EXISTS links (
     crime_id    VARCHAR NOT NULL,
     nominal_id  VARCHAR NOT NULL,
     role        VARCHAR NOT NULL,
-    load_id     INTEGER NOT NULL
+    load_id     INTEGER NOT NULL,
+    nkey        INTEGER NOT NULL      -- the nominal's key in nominal_keys
+);
+
+-- A stable integer for every nominal ever linked to a crime: scoring groups, sorts and stores
+-- on it (fast), and a nominal's history is found through it.
+CREATE TABLE IF NOT EXISTS nominal_keys (
+    nominal_id  VARCHAR PRIMARY KEY,
+    nkey        INTEGER NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS nominals (

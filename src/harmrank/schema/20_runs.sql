@@ -32,9 +32,11 @@ CREATE TABLE IF NOT EXISTS run_weights (
 );
 
 -- Every scored nominal of a run: its scores, attributed LPA and ranks (history reads this).
+-- Rows are written sorted by nkey within each batch of runs, so a nominal's rows are found
+-- through the row-group statistics without an index.
 CREATE TABLE IF NOT EXISTS run_scores (
     run_id             VARCHAR NOT NULL,
-    nominal_id         VARCHAR NOT NULL,
+    nkey               INTEGER NOT NULL,      -- the nominal (see nominal_keys)
     lpa                VARCHAR NOT NULL,      -- attributed LPA (principal under `presence`)
     harm               DECIMAL(18, 6) NOT NULL,
     frequency          INTEGER NOT NULL,

@@ -3,17 +3,20 @@
 One pass scores any set of as-at months together (a backfill shares the pass; a single run
 is the pass for ``[M-1, M]``, since movement compares with ``M-1`` on the same data)::
 
-    _eligible   eligible (nominal, crime) pairs: recorded, VAWG, not eliminated, weighted
-    _in_window  each pair in the window of each month
-    _scores     per month and nominal: harm (exact decimal), frequency, victims, last recorded
-    _principal  the LPA holding the largest share of the nominal's window harm
-    _attributed the LPA a nominal's history and list entries carry (principal, home)
-    _members    which lists a nominal is on: its LPA's (or, for `presence`, every LPA where it
-                has an eligible crime) and ALL
-    _ranked     rank in each list it is on (harm list: harm > 0 only)
+    _linked     one scan of links x crimes: every link of a recorded crime inside the longest
+                look-back (scoring window or repeat rule), with its weight and VAWG flag
+    _in_window  each eligible pair (VAWG, not eliminated) in the window of each month
+    _by_lpa     per month, nominal and LPA: harm, crimes, latest recorded, known victims
+    _scores     per month and nominal: harm (exact decimal), frequency, distinct victims, last
+                recorded, and the principal LPA (largest share of harm; ties: latest recorded,
+                then LPA name)
+    _ranked     the attributed LPA (principal or home) and the ranks in that LPA's lists and in
+                ALL (harm list: harm > 0 only); `presence` ranks every LPA list in _presence
     _top        the first top_n of each list, with the rank at M-1 for movement
-    _flags      the repeat rule's decisions (qualifying crimes, reasons)
+    _flag_*     the repeat rule's decisions (qualifying crimes, reasons)
     _repeat     the repeat-suspect lists (every flagged nominal, per LPA and ALL)
+
+Nominals are grouped and stored by their integer key (``nominal_keys``); months by index.
 
 The steps read the tables named in :class:`Sources`, so the same SQL scores the live extract
 or the extract as it stood at an earlier load (see :mod:`harmrank.scoring.asof`).
@@ -29,13 +32,7 @@ import duckdb
 import polars as pl
 
 from harmrank.config import Config
-from harmrank.reference import (
-    OffenceSet,
-    TableSource,
-    descriptions,
-    load_offence_set,
-    load_weights,
-)
+from harmrank.reference import OffenceSet, TableSource, load_offence_set, load_weights
 from harmrank.scoring.months import Month
 from harmrank.scoring.rules import RepeatRule, RuleContext, resolve_rule, rule_provenance
 
@@ -69,6 +66,17 @@ class Settings:
     @property
     def window_months(self) -> int:
         return self.config.scoring.window_months
+
+    @property
+    def lookback_months(self) -> int | None:
+        """How far back (whole months up to M) any step looks: the scoring window or the
+        repeat rule's, whichever is longer; ``None`` for a plugin rule that does not say."""
+        if self.rule is None:
+            return self.window_months
+        rule_months = getattr(self.rule, "lookback_months", None)
+        if rule_months is None:
+            return None
+        return max(self.window_months, int(rule_months))
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -117,7 +125,7 @@ def _load_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) 
     con.unregister("__frame")
 
 
-def _months_frame(months: list[Month], window_months: int) -> pl.DataFrame:
+def _months_frame(months: list[Month], window_months: int, lookback: int | None) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "month": [str(m) for m in months],
@@ -125,6 +133,7 @@ def _months_frame(months: list[Month], window_months: int) -> pl.DataFrame:
             "first_day": [m.first_day for m in months],
             "as_at": [m.last_day for m in months],
             "window_start": [m.window(window_months)[0] for m in months],
+            "lookback_start": [m.window(lookback)[0] if lookback else None for m in months],
             "year": [m.year for m in months],
         },
         schema={
@@ -133,6 +142,7 @@ def _months_frame(months: list[Month], window_months: int) -> pl.DataFrame:
             "first_day": pl.Date,
             "as_at": pl.Date,
             "window_start": pl.Date,
+            "lookback_start": pl.Date,
             "year": pl.Int32,
         },
     )
@@ -160,15 +170,8 @@ def load_context(
         pl.DataFrame({"ho_code": sorted(settings.vawg.codes)}, schema={"ho_code": pl.String}),
     )
     _load_table(con, "_lpa_list", pl.DataFrame({"lpa": settings.lpas}, schema={"lpa": pl.String}))
-    _load_table(con, "_months", _months_frame(months, settings.window_months))
-    desc = descriptions()
     _load_table(
-        con,
-        "_offences",
-        pl.DataFrame(
-            {"ho_code": list(desc), "offence": list(desc.values())},
-            schema={"ho_code": pl.String, "offence": pl.String},
-        ),
+        con, "_months", _months_frame(months, settings.window_months, settings.lookback_months)
     )
 
 
@@ -190,120 +193,154 @@ class Pipeline:
         return "\n\n".join(f"-- {name}\n{sql.strip()}" for name, sql in self.steps)
 
 
+def _basis(settings: Settings) -> str:
+    return (
+        "c.recorded_on"
+        if settings.config.scoring.date_basis == "recorded_on"
+        else "coalesce(c.committed_on, c.recorded_on)"
+    )
+
+
+_HARM_ORDER = "harm DESC, frequency DESC, last_recorded_on DESC, nominal_id ASC"
+_FREQUENCY_ORDER = "frequency DESC, harm DESC, last_recorded_on DESC, nominal_id ASC"
+
+
 def scoring_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
     """SPEC section 3 for every month in ``_months``."""
     cfg = settings.config.scoring
-    basis = (
-        "c.recorded_on"
-        if cfg.date_basis == "recorded_on"
-        else "coalesce(c.committed_on, c.recorded_on)"
+    basis = _basis(settings)
+    lookback = (
+        "(SELECT min(lookback_start) FROM _months)"
+        if settings.lookback_months is not None
+        else "DATE '0001-01-01'"
     )
     if cfg.attribution == "home":
-        attributed = (
-            "CASE WHEN n.home_lpa IN (SELECT lpa FROM _lpa_list) THEN n.home_lpa ELSE p.lpa END"
-        )
+        attributed = "CASE WHEN n.home_lpa IN (SELECT lpa FROM _lpa_list) THEN n.home_lpa ELSE s.principal END"
+        home_join = f"LEFT JOIN {src.nominals} n ON n.nominal_id = s.nominal_id"
     else:  # principal; `presence` keeps the principal LPA for history and entries
-        attributed = "p.lpa"
-    if cfg.attribution == "presence":
-        members = """
-            SELECT DISTINCT month, lpa AS list_lpa, nominal_id FROM _in_window
-            UNION ALL
-            SELECT month, 'ALL', nominal_id FROM _scores
-        """
-    else:
-        members = """
-            SELECT month, lpa AS list_lpa, nominal_id FROM _attributed
-            UNION ALL
-            SELECT month, 'ALL', nominal_id FROM _scores
-        """
+        attributed, home_join = "s.principal", ""
     p = Pipeline()
     p.add(
-        "_eligible",
+        "_linked",
         f"""
-        SELECT l.nominal_id, c.crime_id, c.ho_code, c.recorded_on, {basis} AS basis_on,
-               c.lpa, c.victim_id, w.weight
+        SELECT l.nkey, l.nominal_id, c.crime_id, l.role, c.ho_code, c.recorded_on,
+               c.committed_on, {basis} AS basis_on, c.lpa, c.domestic_abuse, c.victim_id,
+               w.weight, (c.domestic_abuse OR v.ho_code IS NOT NULL) AS vawg
         FROM {src.links} l
         JOIN {src.crimes} c ON c.crime_id = l.crime_id
         LEFT JOIN _weights w ON w.ho_code = c.ho_code
-        WHERE l.role <> 'eliminated'
-          AND c.status = 'recorded'
-          AND (c.domestic_abuse OR c.ho_code IN (SELECT ho_code FROM _vawg))
-          AND {basis} BETWEEN (SELECT min(window_start) FROM _months) AND (SELECT max(as_at) FROM _months)
+        LEFT JOIN _vawg v ON v.ho_code = c.ho_code
+        WHERE c.status = 'recorded'
+          AND {basis} BETWEEN {lookback} AND (SELECT max(as_at) FROM _months)
     """,
     )
     p.add(
         "_in_window",
         """
-        SELECT m.month, m.month_index, e.*
-        FROM _months m JOIN _eligible e ON e.basis_on BETWEEN m.window_start AND m.as_at
+        SELECT m.month_index AS mi, x.nkey, x.nominal_id, x.crime_id, x.ho_code, x.lpa,
+               x.recorded_on, x.victim_id, x.weight
+        FROM _months m
+        JOIN _linked x ON x.basis_on BETWEEN m.window_start AND m.as_at
+        WHERE x.vawg AND x.role <> 'eliminated'
+    """,
+    )
+    p.add(
+        "_by_lpa",
+        """
+        SELECT mi, nkey, any_value(nominal_id) AS nominal_id, lpa,
+               sum(coalesce(weight, 0)) AS harm, count(*) AS n, max(recorded_on) AS last,
+               array_agg(DISTINCT victim_id) FILTER (WHERE victim_id IS NOT NULL) AS victims
+        FROM _in_window GROUP BY mi, nkey, lpa
     """,
     )
     p.add(
         "_scores",
         """
-        SELECT month, nominal_id,
-               sum(coalesce(weight, 0))::DECIMAL(18, 6) AS harm,
-               count(*)::INTEGER AS frequency,
-               count(DISTINCT victim_id)::INTEGER AS victims,
-               max(recorded_on) AS last_recorded_on
-        FROM _in_window GROUP BY month, nominal_id
+        SELECT mi, nkey, any_value(nominal_id) AS nominal_id,
+               sum(harm)::DECIMAL(18, 6) AS harm,
+               sum(n)::INTEGER AS frequency,
+               coalesce(len(list_distinct(flatten(list(victims)))), 0)::INTEGER AS victims,
+               max(last) AS last_recorded_on,
+               -- the principal LPA: largest harm, then latest recorded_on, then name
+               min({'h': -harm, 'd': -(last - DATE '1970-01-01'), 'l': lpa}).l AS principal
+        FROM _by_lpa GROUP BY mi, nkey
     """,
     )
-    p.add(
-        "_principal",
+    if cfg.attribution == "presence":
+        p.add(
+            "_presence",
+            f"""
+            SELECT p.mi, p.lpa, p.nkey, p.nominal_id,
+                   CASE WHEN harm > 0 THEN row_number() OVER (
+                       PARTITION BY mi, lpa, harm > 0 ORDER BY {_HARM_ORDER}) END::INTEGER
+                       AS harm_rank,
+                   row_number() OVER (PARTITION BY mi, lpa ORDER BY {_FREQUENCY_ORDER})::INTEGER
+                       AS frequency_rank
+            FROM (SELECT b.mi, b.lpa, s.nkey, s.nominal_id, s.harm, s.frequency,
+                         s.last_recorded_on
+                  FROM _by_lpa b JOIN _scores s USING (mi, nkey)) p
+        """,
+        )
+        own_ranks = """
+            SELECT a.*, p.harm_rank, p.frequency_rank
+            FROM all_ranked a JOIN _presence p ON p.mi = a.mi AND p.nkey = a.nkey AND p.lpa = a.lpa
         """
-        SELECT month, nominal_id, lpa FROM (
-            SELECT month, nominal_id, lpa,
-                   row_number() OVER (PARTITION BY month, nominal_id
-                                      ORDER BY lpa_harm DESC, lpa_last DESC, lpa ASC) AS pick
-            FROM (SELECT month, nominal_id, lpa,
-                         sum(coalesce(weight, 0)) AS lpa_harm, max(recorded_on) AS lpa_last
-                  FROM _in_window GROUP BY month, nominal_id, lpa)
-        ) WHERE pick = 1
-    """,
-    )
-    p.add(
-        "_attributed",
-        f"""
-        SELECT p.month, p.nominal_id, {attributed} AS lpa
-        FROM _principal p LEFT JOIN {src.nominals} n ON n.nominal_id = p.nominal_id
-    """,
-    )
-    p.add("_members", members)
+        lists = "SELECT mi, lpa, nkey, nominal_id, harm_rank, frequency_rank FROM _presence"
+    else:
+        own_ranks = f"""
+            SELECT a.*,
+                   CASE WHEN harm > 0 THEN row_number() OVER (
+                       PARTITION BY mi, lpa, harm > 0 ORDER BY {_HARM_ORDER}) END::INTEGER
+                       AS harm_rank,
+                   row_number() OVER (PARTITION BY mi, lpa ORDER BY {_FREQUENCY_ORDER})::INTEGER
+                       AS frequency_rank
+            FROM all_ranked a
+        """
+        lists = "SELECT mi, lpa, nkey, nominal_id, harm_rank, frequency_rank FROM _ranked"
     p.add(
         "_ranked",
-        """
-        SELECT m.month, m.list_lpa, m.nominal_id, s.harm, s.frequency, s.victims, s.last_recorded_on,
-               CASE WHEN s.harm > 0 THEN row_number() OVER (
-                   PARTITION BY m.month, m.list_lpa, s.harm > 0
-                   ORDER BY s.harm DESC, s.frequency DESC, s.last_recorded_on DESC, m.nominal_id ASC)
-               END::INTEGER AS harm_rank,
-               row_number() OVER (
-                   PARTITION BY m.month, m.list_lpa
-                   ORDER BY s.frequency DESC, s.harm DESC, s.last_recorded_on DESC, m.nominal_id ASC
-               )::INTEGER AS frequency_rank
-        FROM _members m JOIN _scores s USING (month, nominal_id)
+        f"""
+        WITH attributed AS (
+            SELECT s.*, {attributed} AS lpa FROM _scores s {home_join}
+        ), all_ranked AS (
+            SELECT *,
+                   CASE WHEN harm > 0 THEN row_number() OVER (
+                       PARTITION BY mi, harm > 0 ORDER BY {_HARM_ORDER}) END::INTEGER
+                       AS all_harm_rank,
+                   row_number() OVER (PARTITION BY mi ORDER BY {_FREQUENCY_ORDER})::INTEGER
+                       AS all_frequency_rank
+            FROM attributed
+        )
+        {own_ranks}
     """,
     )
     p.add(
         "_top",
         f"""
-        WITH top AS (
-            SELECT month, list_lpa AS lpa, 'harm' AS list, harm_rank AS rank, nominal_id
-            FROM _ranked WHERE harm_rank <= {settings.top_n}
+        WITH lists AS (
+            {lists}
             UNION ALL
-            SELECT month, list_lpa, 'frequency', frequency_rank, nominal_id
-            FROM _ranked WHERE frequency_rank <= {settings.top_n}
-        ), indexed AS (
-            SELECT t.*, m.month_index FROM top t JOIN _months m USING (month)
+            SELECT mi, 'ALL', nkey, nominal_id, all_harm_rank, all_frequency_rank FROM _ranked
+        ), top AS (
+            SELECT mi, lpa, 'harm' AS list, harm_rank AS rank, nkey, nominal_id
+            FROM lists WHERE harm_rank <= {settings.top_n}
+            UNION ALL
+            SELECT mi, lpa, 'frequency', frequency_rank, nkey, nominal_id
+            FROM lists WHERE frequency_rank <= {settings.top_n}
         )
-        SELECT t.month, t.lpa, t.list, t.rank, t.nominal_id, prev.rank AS prev_rank
-        FROM indexed t
-        LEFT JOIN indexed prev
-          ON prev.month_index = t.month_index - 1 AND prev.lpa = t.lpa
-         AND prev.list = t.list AND prev.nominal_id = t.nominal_id
+        SELECT t.*, prev.rank AS prev_rank
+        FROM top t
+        LEFT JOIN top prev
+          ON prev.mi = t.mi - 1 AND prev.lpa = t.lpa AND prev.list = t.list AND prev.nkey = t.nkey
     """,
     )
+    return p
+
+
+def window_steps(settings: Settings, src: Sources = Sources()) -> Pipeline:
+    """Only the steps that find each nominal's eligible crimes (explanations use them)."""
+    p = Pipeline()
+    p.steps = scoring_pipeline(settings, src).steps[:2]  # _linked, _in_window
     return p
 
 
@@ -311,17 +348,11 @@ def rule_views(
     con: duckdb.DuckDBPyConnection, settings: Settings, src: Sources = Sources()
 ) -> None:
     """The tables a repeat rule reads (see :mod:`harmrank.scoring.rules`)."""
-    basis = (
-        "c.recorded_on"
-        if settings.config.scoring.date_basis == "recorded_on"
-        else "coalesce(c.committed_on, c.recorded_on)"
-    )
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TEMP VIEW rule_links AS
-        SELECT l.nominal_id, c.crime_id, l.role, c.ho_code, c.recorded_on, c.committed_on,
-               {basis} AS basis_on, c.lpa, c.domestic_abuse, c.victim_id
-        FROM {src.links} l JOIN {src.crimes} c ON c.crime_id = l.crime_id
-        WHERE c.status = 'recorded'
+        SELECT nominal_id, crime_id, role, ho_code, recorded_on, committed_on, basis_on, lpa,
+               domestic_abuse, victim_id, nkey
+        FROM _linked
     """)
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW rule_nominals AS SELECT nominal_id, birth_year FROM {src.nominals}"
@@ -336,34 +367,30 @@ def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
     p = Pipeline()
     p.add(
         "_qualifying",
-        f"""
-        SELECT f.month, f.nominal_id, c.crime_id, c.ho_code, c.recorded_on, c.lpa, c.victim_id, w.weight
+        """
+        SELECT m.month_index AS mi, x.nkey, x.nominal_id, x.crime_id, x.ho_code, x.recorded_on,
+               x.lpa, x.victim_id, x.weight
         FROM (SELECT DISTINCT month, nominal_id, crime_id FROM _flag_crimes) f
-        JOIN {src.crimes} c ON c.crime_id = f.crime_id
-        LEFT JOIN _weights w ON w.ho_code = c.ho_code
+        JOIN _months m ON m.month = f.month
+        JOIN _linked x ON x.nominal_id = f.nominal_id AND x.crime_id = f.crime_id
     """,
     )
     p.add(
         "_repeat_scores",
         """
         WITH per_lpa AS (
-            SELECT month, nominal_id, lpa, count(*) AS n, max(recorded_on) AS last
-            FROM _qualifying GROUP BY month, nominal_id, lpa
+            SELECT mi, nkey, lpa, count(*) AS n, max(recorded_on) AS last
+            FROM _qualifying GROUP BY mi, nkey, lpa
         ), pick AS (
-            SELECT month, nominal_id, lpa FROM (
-                SELECT *, row_number() OVER (PARTITION BY month, nominal_id
-                                             ORDER BY n DESC, last DESC, lpa ASC) AS k
-                FROM per_lpa) WHERE k = 1
+            SELECT mi, nkey, min({'n': -n, 'd': -(last - DATE '1970-01-01'), 'l': lpa}).l AS lpa
+            FROM per_lpa GROUP BY mi, nkey
         )
-        SELECT q.month, q.nominal_id, pick.lpa,
+        SELECT q.mi, q.nkey, any_value(q.nominal_id) AS nominal_id, pick.lpa,
                count(*)::INTEGER AS qualifying,
                count(DISTINCT q.victim_id)::INTEGER AS victims,
-               max(q.recorded_on) AS last_recorded_on,
-               any_value(r.reasons) AS reasons
-        FROM _qualifying q
-        JOIN pick USING (month, nominal_id)
-        JOIN _flag_reasons r USING (month, nominal_id)
-        GROUP BY q.month, q.nominal_id, pick.lpa
+               max(q.recorded_on) AS last_recorded_on
+        FROM _qualifying q JOIN pick USING (mi, nkey)
+        GROUP BY q.mi, q.nkey, pick.lpa
     """,
     )
     p.add(
@@ -374,20 +401,22 @@ def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
             UNION ALL
             SELECT *, 'ALL' FROM _repeat_scores
         ), ranked AS (
-            SELECT members.*, m.month_index,
-                   row_number() OVER (PARTITION BY members.month, list_lpa
+            SELECT *,
+                   row_number() OVER (PARTITION BY mi, list_lpa
                        ORDER BY qualifying DESC, victims DESC, last_recorded_on DESC, nominal_id ASC
                    )::INTEGER AS rank
-            FROM members JOIN _months m USING (month)
+            FROM members
         )
-        SELECT r.month, r.list_lpa AS lpa, r.rank, r.nominal_id, r.lpa AS entry_lpa, r.qualifying,
-               r.victims, r.last_recorded_on, r.reasons, prev.rank AS prev_rank
+        SELECT r.mi, r.list_lpa AS lpa, r.rank, r.nkey, r.nominal_id, r.lpa AS entry_lpa,
+               r.qualifying, r.victims, r.last_recorded_on, reasons.reasons, prev.rank AS prev_rank
         FROM ranked r
+        JOIN _months m ON m.month_index = r.mi
+        JOIN _flag_reasons reasons ON reasons.month = m.month AND reasons.nominal_id = r.nominal_id
         LEFT JOIN ranked prev
-          ON prev.month_index = r.month_index - 1 AND prev.list_lpa = r.list_lpa
-         AND prev.nominal_id = r.nominal_id
+          ON prev.mi = r.mi - 1 AND prev.list_lpa = r.list_lpa AND prev.nkey = r.nkey
     """,
     )
+    p.add("_flags", "SELECT DISTINCT mi, nkey FROM _qualifying")
     return p
 
 

@@ -17,7 +17,7 @@ import polars as pl
 from harmrank import NOTICE
 from harmrank.config import Config, config_from_dict
 from harmrank.reference import OffenceSet, TableSource, descriptions
-from harmrank.scoring.engine import Settings, Sources, load_context, scoring_pipeline
+from harmrank.scoring.engine import Settings, Sources, load_context, window_steps
 from harmrank.scoring.months import Month
 from harmrank.store import Store
 
@@ -197,6 +197,9 @@ def history(
     """One row per month in which the nominal is scored, from the run reads use for that month."""
     first = str(Month.parse(first)) if first else "0000-01"
     last = str(Month.parse(last)) if last else "9999-12"
+    nkey = nominal_key(store, nominal_id)
+    if nkey is None:
+        return {"nominal_id": nominal_id, "months": []}
     rows = store.frame(
         """
         WITH used AS (
@@ -211,19 +214,26 @@ def history(
                coalesce(s.harm_rank <= u.top_n, false) AS on_harm_list,
                s.frequency_rank <= u.top_n AS on_frequency_list,
                s.repeat_suspect
-        FROM used u JOIN run_scores s ON s.run_id = u.run_id AND s.nominal_id = ?
+        FROM run_scores s JOIN used u ON s.run_id = u.run_id
+        WHERE s.nkey = ?
         ORDER BY u.month
         """,
-        [first, last, config.review.required, nominal_id],
+        [first, last, config.review.required, nkey],
     )
     return {"nominal_id": nominal_id, "months": rows.to_dicts()}
 
 
+def nominal_key(store: Store, nominal_id: str) -> int | None:
+    """The nominal's integer key (``None`` for a nominal never linked to a crime)."""
+    return store.scalar("SELECT nkey FROM nominal_keys WHERE nominal_id = ?", [nominal_id])
+
+
 def nominal_lpas(store: Store, nominal_id: str) -> set[str]:
     """Every LPA a nominal has been attributed to in any run (for access-scope checks)."""
-    rows = store.execute(
-        "SELECT DISTINCT lpa FROM run_scores WHERE nominal_id = ?", [nominal_id]
-    ).fetchall()
+    nkey = nominal_key(store, nominal_id)
+    if nkey is None:
+        return set()
+    rows = store.execute("SELECT DISTINCT lpa FROM run_scores WHERE nkey = ?", [nkey]).fetchall()
     return {r[0] for r in rows}
 
 
@@ -232,9 +242,9 @@ def _asof_views(con: Any, nominal_id: str, load_id: int) -> Sources:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _asof_links AS
-        SELECT crime_id, nominal_id, role FROM links WHERE nominal_id = $n AND load_id <= {load_id}
+        SELECT crime_id, nominal_id, role, nkey FROM links WHERE nominal_id = $n AND load_id <= {load_id}
         UNION ALL
-        SELECT crime_id, nominal_id, role FROM link_versions
+        SELECT crime_id, nominal_id, role, nkey FROM link_versions
         WHERE nominal_id = $n AND load_id <= {load_id} AND superseded_by > {load_id}
         """,
         {"n": nominal_id},
@@ -280,8 +290,8 @@ def explain(
     Month.parse(month)
     run = read_run(store, month, config, run_id)
     score = store.frame(
-        "SELECT * EXCLUDE (run_id) FROM run_scores WHERE run_id = ? AND nominal_id = ?",
-        [run.run_id, nominal_id],
+        "SELECT * EXCLUDE (run_id, nkey) FROM run_scores WHERE nkey = ? AND run_id = ?",
+        [nominal_key(store, nominal_id), run.run_id],
     )
     if score.height == 0:
         raise NotFound(f"nominal {nominal_id} is not scored in {month}")
@@ -360,9 +370,7 @@ def _recompute_crimes(store: Store, run: RunRow, nominal_id: str) -> pl.DataFram
         )
         src = _asof_views(cur.con, nominal_id, run.last_load_id)
         load_context(cur.con, settings, [Month.parse(run.month)])
-        pipeline = scoring_pipeline(settings, src)
-        for name, sql in pipeline.steps[:2]:  # _eligible, _in_window
-            cur.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        window_steps(settings, src).run(cur.con)
         return cur.frame(
             "SELECT 'scored' AS kind, nominal_id, crime_id, ho_code, recorded_on, lpa, weight "
             "FROM _in_window WHERE nominal_id = ?",

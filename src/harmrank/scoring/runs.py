@@ -7,7 +7,6 @@ stores every month, all in one transaction: a backfill killed half-way leaves no
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,22 +40,9 @@ class RunInfo:
 
 
 def data_fingerprint(store: Store) -> tuple[str, int]:
-    """A checksum of the extract as stored now (order-independent), and the latest load id."""
-    parts = store.one(
-        """
-        SELECT
-          (SELECT count(*) || ':' || coalesce(bit_xor(hash(crime_id, ho_code, recorded_on, committed_on,
-                  lpa, domestic_abuse, victim_id, status, outcome)), 0) FROM crimes),
-          (SELECT count(*) || ':' || coalesce(bit_xor(hash(crime_id, nominal_id, role)), 0) FROM links),
-          (SELECT count(*) || ':' || coalesce(bit_xor(hash(nominal_id, birth_year, home_lpa)), 0) FROM nominals),
-          (SELECT count(*) || ':' || coalesce(bit_xor(hash(order_id, nominal_id, order_type, starts_on, ends_on)), 0) FROM orders),
-          (SELECT count(*) || ':' || coalesce(bit_xor(hash(lpa)), 0) FROM lpas),
-          (SELECT coalesce(max(load_id), 0) FROM loads)
-        """
-    )
-    assert parts is not None
-    digest = hashlib.sha256("|".join(str(p) for p in parts[:5]).encode()).hexdigest()
-    return digest, int(parts[5])
+    """The checksum of the extract as stored now (recorded by its latest load), and that load."""
+    row = store.one("SELECT fingerprint, load_id FROM loads ORDER BY load_id DESC LIMIT 1")
+    return (row[0], int(row[1])) if row else ("", 0)
 
 
 def _data_quality(
@@ -65,8 +51,8 @@ def _data_quality(
     """Per month: unweighted eligible codes, quarantined rows, crimes per LPA and month."""
     con = store.con
     unweighted = con.execute(
-        "SELECT month, ho_code, count(DISTINCT crime_id) FROM _in_window WHERE weight IS NULL "
-        "GROUP BY ALL ORDER BY ALL"
+        "SELECT m.month, w.ho_code, count(DISTINCT w.crime_id) FROM _in_window w "
+        "JOIN _months m ON m.month_index = w.mi WHERE w.weight IS NULL GROUP BY ALL ORDER BY ALL"
     ).fetchall()
     quarantine_last = dict(
         con.execute(
@@ -144,8 +130,12 @@ def _persist(
         con,
         "_run_ids",
         pl.DataFrame(
-            {"month": list(run_ids), "run_id": list(run_ids.values())},
-            schema={"month": pl.String, "run_id": pl.String},
+            {
+                "month": list(run_ids),
+                "mi": [m.index for m in months],
+                "run_id": list(run_ids.values()),
+            },
+            schema={"month": pl.String, "mi": pl.Int32, "run_id": pl.String},
         ),
     )
     dq = _data_quality(store, settings, months, last_load)
@@ -187,56 +177,55 @@ def _persist(
     con.execute(
         "INSERT INTO run_weights SELECT r.run_id, w.ho_code, w.weight FROM _run_ids r CROSS JOIN _weights w"
     )
+    # sorted by nominal key within the batch, so that a history lookup reads few row groups
     con.execute("""
         INSERT INTO run_scores
-        SELECT r.run_id, s.nominal_id, a.lpa, s.harm, s.frequency, s.victims, s.last_recorded_on,
-               own.harm_rank, own.frequency_rank, al.harm_rank, al.frequency_rank,
-               f.nominal_id IS NOT NULL
-        FROM _scores s
-        JOIN _run_ids r USING (month)
-        JOIN _attributed a USING (month, nominal_id)
-        LEFT JOIN _ranked own ON own.month = s.month AND own.nominal_id = s.nominal_id AND own.list_lpa = a.lpa
-        JOIN _ranked al ON al.month = s.month AND al.nominal_id = s.nominal_id AND al.list_lpa = 'ALL'
-        LEFT JOIN (SELECT DISTINCT month, nominal_id FROM _flag_reasons) f
-               ON f.month = s.month AND f.nominal_id = s.nominal_id
-        ORDER BY r.run_id, s.nominal_id
+        SELECT r.run_id, s.nkey, s.lpa, s.harm, s.frequency, s.victims, s.last_recorded_on,
+               s.harm_rank, s.frequency_rank, s.all_harm_rank, s.all_frequency_rank,
+               f.nkey IS NOT NULL
+        FROM _ranked s
+        JOIN _run_ids r USING (mi)
+        LEFT JOIN _flags f USING (mi, nkey)
+        ORDER BY s.nkey, r.run_id
     """)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _entries AS
-        SELECT r.run_id, t.month, t.lpa, t.list, t.rank, t.nominal_id, a.lpa AS entry_lpa,
+        SELECT r.run_id, t.mi, t.lpa, t.list, t.rank, t.nkey, t.nominal_id, s.lpa AS entry_lpa,
                s.harm, s.frequency, s.victims, s.last_recorded_on,
-               f.nominal_id IS NOT NULL AS repeat_suspect,
+               f.nkey IS NOT NULL AS repeat_suspect,
                NULL::INTEGER AS qualifying, NULL::VARCHAR[] AS reasons, t.prev_rank
         FROM _top t
-        JOIN _run_ids r USING (month)
-        JOIN _scores s USING (month, nominal_id)
-        JOIN _attributed a USING (month, nominal_id)
-        LEFT JOIN (SELECT DISTINCT month, nominal_id FROM _flag_reasons) f USING (month, nominal_id)
+        JOIN _run_ids r USING (mi)
+        JOIN _ranked s USING (mi, nkey)
+        LEFT JOIN _flags f USING (mi, nkey)
         WHERE t.lpa = 'ALL' OR t.lpa IN (SELECT lpa FROM _lpa_list)
         UNION ALL
-        SELECT r.run_id, x.month, x.lpa, 'repeat', x.rank, x.nominal_id, x.entry_lpa,
+        SELECT r.run_id, x.mi, x.lpa, 'repeat', x.rank, x.nkey, x.nominal_id, x.entry_lpa,
                NULL, NULL, x.victims, x.last_recorded_on, NULL, x.qualifying, x.reasons, x.prev_rank
-        FROM _repeat x JOIN _run_ids r USING (month)
+        FROM _repeat x JOIN _run_ids r USING (mi)
         WHERE x.lpa = 'ALL' OR x.lpa IN (SELECT lpa FROM _lpa_list)
     """)
     con.execute(
-        "INSERT INTO run_entries SELECT * EXCLUDE (month) FROM _entries ORDER BY run_id, lpa, list, rank"
+        "INSERT INTO run_entries SELECT * EXCLUDE (mi, nkey) FROM _entries "
+        "ORDER BY run_id, lpa, list, rank"
     )
     con.execute("""
         INSERT INTO run_crimes
-        SELECT DISTINCT r.run_id, 'scored', w.nominal_id, w.crime_id, w.ho_code, w.recorded_on, w.lpa, w.weight
+        SELECT DISTINCT r.run_id, 'scored', w.nominal_id, w.crime_id, w.ho_code, w.recorded_on,
+               w.lpa, w.weight
         FROM _in_window w
-        JOIN _run_ids r USING (month)
-        JOIN (SELECT DISTINCT month, nominal_id FROM _entries WHERE list <> 'repeat') e USING (month, nominal_id)
+        JOIN _run_ids r USING (mi)
+        JOIN (SELECT DISTINCT mi, nkey FROM _entries WHERE list <> 'repeat') e USING (mi, nkey)
         UNION ALL
-        SELECT DISTINCT r.run_id, 'qualifying', q.nominal_id, q.crime_id, q.ho_code, q.recorded_on, q.lpa, q.weight
-        FROM _qualifying q JOIN _run_ids r USING (month)
+        SELECT DISTINCT r.run_id, 'qualifying', q.nominal_id, q.crime_id, q.ho_code, q.recorded_on,
+               q.lpa, q.weight
+        FROM _qualifying q JOIN _run_ids r USING (mi)
     """)
     con.execute("""
         INSERT INTO run_orders
         SELECT DISTINCT e.run_id, o.nominal_id, o.order_id, o.order_type, o.starts_on, o.ends_on
-        FROM (SELECT DISTINCT run_id, month, nominal_id FROM _entries) e
-        JOIN _months m USING (month)
+        FROM (SELECT DISTINCT run_id, mi, nominal_id FROM _entries) e
+        JOIN _months m ON m.month_index = e.mi
         JOIN orders o ON o.nominal_id = e.nominal_id
         WHERE o.starts_on <= m.as_at AND (o.ends_on IS NULL OR o.ends_on >= m.as_at)
     """)

@@ -127,6 +127,12 @@ class DeclarativeRule:
     def description(self) -> str:
         return self.spec.description
 
+    @property
+    def lookback_months(self) -> int:
+        """How many whole months up to the as-at month the rule reads (the engine prepares
+        ``rule_links`` no further back). A plugin may set this too; without it, all history."""
+        return self.spec.window_months
+
     def provenance(self) -> dict[str, Any]:
         return {
             "name": self.name,
