@@ -3,9 +3,9 @@
 One pass scores any set of as-at months together (a backfill shares the pass; a single run
 is the pass for ``[M-1, M]``, since movement compares with ``M-1`` on the same data)::
 
-    _linked     one scan of links x crimes: every link of a recorded crime inside the longest
-                look-back (scoring window or repeat rule), with its weight and VAWG flag
-    _in_window  each eligible pair (VAWG, not eliminated) in the window of each month
+    _eligible   one scan of links x crimes: eligible pairs (recorded, VAWG, not eliminated)
+                dated inside some month's window, with their weights
+    _in_window  each eligible pair in the window of each month
     _by_lpa     per month, nominal and LPA: harm, crimes, latest recorded, known victims
     _scores     per month and nominal: harm (exact decimal), frequency, distinct victims, last
                 recorded, and the principal LPA (largest share of harm; ties: latest recorded,
@@ -13,7 +13,8 @@ is the pass for ``[M-1, M]``, since movement compares with ``M-1`` on the same d
     _ranked     the attributed LPA (principal or home) and the ranks in that LPA's lists and in
                 ALL (harm list: harm > 0 only); `presence` ranks every LPA list in _presence
     _top        the first top_n of each list, with the rank at M-1 for movement
-    _flag_*     the repeat rule's decisions (qualifying crimes, reasons)
+    _flag_*     the repeat rule's decisions (qualifying crimes, reasons); the rule reads
+                ``rule_links``, a view, so its own filters reach the scan
     _repeat     the repeat-suspect lists (every flagged nominal, per LPA and ALL)
 
 Nominals are grouped and stored by their integer key (``nominal_keys``); months by index.
@@ -201,19 +202,27 @@ def _basis(settings: Settings) -> str:
     )
 
 
+def _literals(codes: frozenset[str] | set[str] | list[str]) -> str:
+    """Codes as SQL string literals (so that a filter on them reaches the table scan)."""
+    return ", ".join("'" + c.replace("'", "''") + "'" for c in sorted(codes)) or "NULL"
+
+
 _HARM_ORDER = "harm DESC, frequency DESC, last_recorded_on DESC, nominal_id ASC"
 _FREQUENCY_ORDER = "frequency DESC, harm DESC, last_recorded_on DESC, nominal_id ASC"
 
 
-def scoring_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
-    """SPEC section 3 for every month in ``_months``."""
+def _date(d: Any) -> str:
+    return f"DATE '{d.isoformat()}'"
+
+
+def scoring_pipeline(settings: Settings, months: list[Month], src: Sources = Sources()) -> Pipeline:
+    """SPEC section 3 for every month in ``months`` (loaded as ``_months``). The date bounds
+    are written as literals so that they reach the scan of the crimes."""
+    first = min(m.window(settings.window_months)[0] for m in months)
+    last = max(m.last_day for m in months)
     cfg = settings.config.scoring
     basis = _basis(settings)
-    lookback = (
-        "(SELECT min(lookback_start) FROM _months)"
-        if settings.lookback_months is not None
-        else "DATE '0001-01-01'"
-    )
+    vawg_codes = _literals(settings.vawg.codes)
     if cfg.attribution == "home":
         attributed = "CASE WHEN n.home_lpa IN (SELECT lpa FROM _lpa_list) THEN n.home_lpa ELSE s.principal END"
         home_join = f"LEFT JOIN {src.nominals} n ON n.nominal_id = s.nominal_id"
@@ -221,49 +230,53 @@ def scoring_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
         attributed, home_join = "s.principal", ""
     p = Pipeline()
     p.add(
-        "_linked",
+        "_eligible",
         f"""
-        SELECT l.nkey, l.nominal_id, c.crime_id, l.role, c.ho_code, c.recorded_on,
-               c.committed_on, {basis} AS basis_on, c.lpa, c.domestic_abuse, c.victim_id,
-               w.weight, (c.domestic_abuse OR v.ho_code IS NOT NULL) AS vawg
+        SELECT l.nkey, c.crime_id, c.ho_code, c.lpa, c.recorded_on, {basis} AS basis_on,
+               c.victim_id, w.weight
         FROM {src.links} l
         JOIN {src.crimes} c ON c.crime_id = l.crime_id
         LEFT JOIN _weights w ON w.ho_code = c.ho_code
-        LEFT JOIN _vawg v ON v.ho_code = c.ho_code
-        WHERE c.status = 'recorded'
-          AND {basis} BETWEEN {lookback} AND (SELECT max(as_at) FROM _months)
+        WHERE c.status = 'recorded' AND l.role <> 'eliminated'
+          AND (c.domestic_abuse OR c.ho_code IN ({vawg_codes}))
+          AND {basis} BETWEEN {_date(first)} AND {_date(last)}
     """,
     )
     p.add(
         "_in_window",
         """
-        SELECT m.month_index AS mi, x.nkey, x.nominal_id, x.crime_id, x.ho_code, x.lpa,
-               x.recorded_on, x.victim_id, x.weight
-        FROM _months m
-        JOIN _linked x ON x.basis_on BETWEEN m.window_start AND m.as_at
-        WHERE x.vawg AND x.role <> 'eliminated'
+        SELECT m.month_index AS mi, x.*
+        FROM _months m JOIN _eligible x ON x.basis_on BETWEEN m.window_start AND m.as_at
     """,
     )
     p.add(
         "_by_lpa",
         """
-        SELECT mi, nkey, any_value(nominal_id) AS nominal_id, lpa,
-               sum(coalesce(weight, 0)) AS harm, count(*) AS n, max(recorded_on) AS last,
-               array_agg(DISTINCT victim_id) FILTER (WHERE victim_id IS NOT NULL) AS victims
+        SELECT mi, nkey, lpa, sum(coalesce(weight, 0)) AS harm, count(*) AS n,
+               max(recorded_on) AS last
         FROM _in_window GROUP BY mi, nkey, lpa
     """,
     )
     p.add(
         "_scores",
         """
-        SELECT mi, nkey, any_value(nominal_id) AS nominal_id,
-               sum(harm)::DECIMAL(18, 6) AS harm,
-               sum(n)::INTEGER AS frequency,
-               coalesce(len(list_distinct(flatten(list(victims)))), 0)::INTEGER AS victims,
-               max(last) AS last_recorded_on,
-               -- the principal LPA: largest harm, then latest recorded_on, then name
-               min({'h': -harm, 'd': -(last - DATE '1970-01-01'), 'l': lpa}).l AS principal
-        FROM _by_lpa GROUP BY mi, nkey
+        WITH per_nominal AS (
+            SELECT mi, nkey,
+                   sum(harm)::DECIMAL(18, 6) AS harm,
+                   sum(n)::INTEGER AS frequency,
+                   max(last) AS last_recorded_on,
+                   -- the principal LPA: largest harm, then latest recorded_on, then name
+                   min({'h': -harm, 'd': -(last - DATE '1970-01-01'), 'l': lpa}).l AS principal
+            FROM _by_lpa GROUP BY mi, nkey
+        ), victims AS (
+            SELECT mi, nkey, count(DISTINCT victim_id)::INTEGER AS victims
+            FROM _in_window GROUP BY mi, nkey
+        )
+        SELECT p.mi, p.nkey, k.nominal_id, p.harm, p.frequency, v.victims, p.last_recorded_on,
+               p.principal
+        FROM per_nominal p
+        JOIN victims v USING (mi, nkey)
+        JOIN nominal_keys k ON k.nkey = p.nkey
     """,
     )
     if cfg.attribution == "presence":
@@ -337,22 +350,35 @@ def scoring_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
     return p
 
 
-def window_steps(settings: Settings, src: Sources = Sources()) -> Pipeline:
+def window_steps(settings: Settings, months: list[Month], src: Sources = Sources()) -> Pipeline:
     """Only the steps that find each nominal's eligible crimes (explanations use them)."""
     p = Pipeline()
-    p.steps = scoring_pipeline(settings, src).steps[:2]  # _linked, _in_window
+    p.steps = scoring_pipeline(settings, months, src).steps[:2]  # _eligible, _in_window
     return p
 
 
 def rule_views(
-    con: duckdb.DuckDBPyConnection, settings: Settings, src: Sources = Sources()
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    months: list[Month],
+    src: Sources = Sources(),
 ) -> None:
-    """The tables a repeat rule reads (see :mod:`harmrank.scoring.rules`)."""
-    con.execute("""
+    """The tables a repeat rule reads (see :mod:`harmrank.scoring.rules`): views, so that the
+    rule's own filters (its offences, roles, window) reach the scans."""
+    lookback = (
+        _date(min(m.window(settings.lookback_months)[0] for m in months))
+        if settings.lookback_months is not None
+        else "DATE '0001-01-01'"
+    )
+    last = _date(max(m.last_day for m in months))
+    basis = _basis(settings)
+    con.execute(f"""
         CREATE OR REPLACE TEMP VIEW rule_links AS
-        SELECT nominal_id, crime_id, role, ho_code, recorded_on, committed_on, basis_on, lpa,
-               domestic_abuse, victim_id, nkey
-        FROM _linked
+        SELECT l.nominal_id, c.crime_id, l.role, c.ho_code, c.recorded_on, c.committed_on,
+               {basis} AS basis_on, c.lpa, c.domestic_abuse, c.victim_id, l.nkey
+        FROM {src.links} l JOIN {src.crimes} c ON c.crime_id = l.crime_id
+        WHERE c.status = 'recorded'
+          AND {basis} BETWEEN {lookback} AND {last}
     """)
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW rule_nominals AS SELECT nominal_id, birth_year FROM {src.nominals}"
@@ -368,11 +394,12 @@ def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
     p.add(
         "_qualifying",
         """
-        SELECT m.month_index AS mi, x.nkey, x.nominal_id, x.crime_id, x.ho_code, x.recorded_on,
-               x.lpa, x.victim_id, x.weight
-        FROM (SELECT DISTINCT month, nominal_id, crime_id FROM _flag_crimes) f
+        SELECT m.month_index AS mi, k.nkey, f.nominal_id, f.crime_id, f.ho_code, f.recorded_on,
+               f.lpa, f.victim_id, w.weight
+        FROM _flag_crimes f
         JOIN _months m ON m.month = f.month
-        JOIN _linked x ON x.nominal_id = f.nominal_id AND x.crime_id = f.crime_id
+        JOIN nominal_keys k ON k.nominal_id = f.nominal_id
+        LEFT JOIN _weights w ON w.ho_code = f.ho_code
     """,
     )
     p.add(
@@ -430,21 +457,30 @@ def compute(
 ) -> None:
     """Score ``months`` (each needs its M-1 in ``months`` for movement) into temp tables."""
     load_context(con, settings, months, weights)
-    scoring_pipeline(settings, src).run(con)
-    rule_views(con, settings, src)
+    scoring_pipeline(settings, months, src).run(con)
+    rule_views(con, settings, months, src)
     if settings.rule is None:
         raise ValueError("scoring needs a repeat rule")
     result = settings.rule.evaluate(RuleContext(con, settings.config))
+    detail = ("ho_code", "recorded_on", "lpa", "victim_id")
     crimes = result.qualifying.select(
         pl.col("month").cast(pl.String),
         pl.col("nominal_id").cast(pl.String),
         pl.col("crime_id").cast(pl.String),
-    )
+        *[pl.col(c) for c in detail if c in result.qualifying.columns],
+    ).unique(["month", "nominal_id", "crime_id"])
     reasons = result.reasons.select(
         pl.col("month").cast(pl.String),
         pl.col("nominal_id").cast(pl.String),
         pl.col("reasons").cast(pl.List(pl.String)),
     )
-    _load_table(con, "_flag_crimes", crimes)
+    if not set(detail) <= set(crimes.columns):  # a plugin gave ids only: look the crimes up
+        _load_table(con, "_flag_ids", crimes.select("month", "nominal_id", "crime_id"))
+        crimes = con.sql(
+            "SELECT f.month, f.nominal_id, f.crime_id, r.ho_code, r.recorded_on, r.lpa, r.victim_id "
+            "FROM _flag_ids f JOIN rule_links r ON r.nominal_id = f.nominal_id "
+            "AND r.crime_id = f.crime_id"
+        ).pl()
+    _load_table(con, "_flag_crimes", crimes.select("month", "nominal_id", "crime_id", *detail))
     _load_table(con, "_flag_reasons", reasons)
     repeat_pipeline(settings, src).run(con)

@@ -370,11 +370,11 @@ def _recompute_crimes(store: Store, run: RunRow, nominal_id: str) -> pl.DataFram
         )
         src = _asof_views(cur.con, nominal_id, run.last_load_id)
         load_context(cur.con, settings, [Month.parse(run.month)])
-        window_steps(settings, src).run(cur.con)
+        window_steps(settings, [Month.parse(run.month)], src).run(cur.con)
         return cur.frame(
-            "SELECT 'scored' AS kind, nominal_id, crime_id, ho_code, recorded_on, lpa, weight "
-            "FROM _in_window WHERE nominal_id = ?",
-            [nominal_id],
+            "SELECT 'scored' AS kind, ? AS nominal_id, crime_id, ho_code, recorded_on, lpa, weight "
+            "FROM _in_window WHERE nkey = (SELECT nkey FROM nominal_keys WHERE nominal_id = ?)",
+            [nominal_id, nominal_id],
         )
     finally:
         cur.close()

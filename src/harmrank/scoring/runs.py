@@ -211,11 +211,12 @@ def _persist(
     )
     con.execute("""
         INSERT INTO run_crimes
-        SELECT DISTINCT r.run_id, 'scored', w.nominal_id, w.crime_id, w.ho_code, w.recorded_on,
+        SELECT DISTINCT r.run_id, 'scored', e.nominal_id, w.crime_id, w.ho_code, w.recorded_on,
                w.lpa, w.weight
         FROM _in_window w
         JOIN _run_ids r USING (mi)
-        JOIN (SELECT DISTINCT mi, nkey FROM _entries WHERE list <> 'repeat') e USING (mi, nkey)
+        JOIN (SELECT DISTINCT mi, nkey, nominal_id FROM _entries WHERE list <> 'repeat') e
+          USING (mi, nkey)
         UNION ALL
         SELECT DISTINCT r.run_id, 'qualifying', q.nominal_id, q.crime_id, q.ho_code, q.recorded_on,
                q.lpa, q.weight

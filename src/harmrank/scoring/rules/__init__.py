@@ -63,7 +63,9 @@ class RuleContext:
 class RuleResult:
     """A rule's decisions: only nominals for whom the rule holds appear.
 
-    ``qualifying``: ``month, nominal_id, crime_id`` (the crimes that made each decision);
+    ``qualifying``: ``month, nominal_id, crime_id`` (the crimes that made each decision), and
+    optionally their ``ho_code, recorded_on, lpa, victim_id`` as read from ``rule_links``
+    (when all four are given the engine uses them instead of looking the crimes up again);
     ``reasons``: ``month, nominal_id, reasons`` (a list of short sentences).
     """
 
@@ -144,11 +146,15 @@ class DeclarativeRule:
             "definition": self.spec.model_dump(mode="json"),
         }
 
-    def sql(self, codes_table: str) -> str:
-        """The rule as one SQL query over ``rule_links``, ``rule_nominals``, ``rule_months``."""
+    def sql(self, codes: list[str]) -> str:
+        """The rule as one SQL query over ``rule_links``, ``rule_nominals``, ``rule_months``.
+
+        The offence codes are written into the query as literals so that the filter reaches
+        the scan of the crimes (only the crimes a rule can count are joined at all)."""
         s = self.spec
         roles = ", ".join(f"'{r}'" for r in s.roles)
-        in_set = f"l.ho_code IN (SELECT ho_code FROM {codes_table})"
+        literals = ", ".join("'" + c.replace("'", "''") + "'" for c in codes)
+        in_set = f"l.ho_code IN ({literals})" if codes else "false"
         offence = f"({in_set} OR l.domestic_abuse)" if s.include_domestic_abuse else in_set
         age_ok = (
             "true"
@@ -167,7 +173,8 @@ class DeclarativeRule:
         w = s.window_months
         return f"""
         WITH q AS (
-            SELECT l.nominal_id, l.crime_id, l.victim_id, l.recorded_on, l.basis_on
+            SELECT l.nominal_id, l.crime_id, l.victim_id, l.recorded_on, l.basis_on, l.ho_code,
+                   l.lpa
             FROM rule_links l
             WHERE l.role IN ({roles}) AND {offence}
         ),
@@ -178,7 +185,7 @@ class DeclarativeRule:
                    >= {s.min_distinct_victims}
         ),
         in_window AS (
-            SELECT m.month, q.nominal_id, q.crime_id, q.victim_id
+            SELECT m.month, q.nominal_id, q.crime_id, q.victim_id, q.ho_code, q.recorded_on, q.lpa
             FROM rule_months m
             JOIN q ON q.basis_on BETWEEN (m.first_day - INTERVAL {w - 1} MONTH)::DATE AND m.as_at
             WHERE q.nominal_id IN (SELECT nominal_id FROM candidates)
@@ -208,20 +215,16 @@ class DeclarativeRule:
               AND per.known_victims + per.unknown_victims >= {s.min_distinct_victims}
               AND {age_ok}
         )
-        SELECT f.month, f.nominal_id, f.reasons, w.crime_id
+        SELECT f.month, f.nominal_id, f.reasons, w.crime_id, w.ho_code, w.recorded_on, w.lpa,
+               w.victim_id
         FROM flagged f JOIN in_window w USING (month, nominal_id)
         """
 
     def evaluate(self, ctx: RuleContext) -> RuleResult:
         codes = sorted(ctx.offence_codes(self.spec.offences))
-        table = "__rule_codes"
-        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} (ho_code VARCHAR)")
-        if codes:
-            ctx.con.executemany(f"INSERT INTO {table} VALUES (?)", [[c] for c in codes])
-        rows = ctx.con.sql(self.sql(table)).pl()
-        ctx.con.execute(f"DROP TABLE {table}")
+        rows = ctx.con.sql(self.sql(codes)).pl()
         reasons = rows.select("month", "nominal_id", "reasons").unique(["month", "nominal_id"])
-        return RuleResult(rows.select("month", "nominal_id", "crime_id"), reasons)
+        return RuleResult(rows.drop("reasons"), reasons)
 
 
 def _rule_file_error(source: str, err: ValidationError) -> RuleError:
