@@ -73,10 +73,15 @@ def _schema_files() -> list[tuple[str, str]]:
 class Store:
     """A connection to a harmrank database, with its schema in place."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, path: Path | None, shared: dict[str, Any] | None = None
+    ) -> None:
         self.con = con
         self.path = path
         self._in_tx = False
+        # State shared by every cursor of one open database (this process holds it alone):
+        # caches of immutable things, such as a run's published lists and the audit head.
+        self.shared: dict[str, Any] = shared if shared is not None else {}
 
     # -- connection -----------------------------------------------------------------------
     def close(self) -> None:
@@ -90,7 +95,7 @@ class Store:
 
     def cursor(self) -> Store:
         """A store on a new cursor of the same database (one per thread)."""
-        return Store(self.con.cursor(), self.path)
+        return Store(self.con.cursor(), self.path, self.shared)
 
     # -- queries --------------------------------------------------------------------------
     def execute(
