@@ -7,6 +7,8 @@ configured (``[review] required = false``). A supervisor may name a draft run (`
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -96,43 +98,31 @@ def _crime_dicts(frame: pl.DataFrame) -> dict[tuple[str, str], list[dict[str, An
     return out
 
 
-def list_objects(
-    store: Store,
-    month: str,
-    config: Config,
-    *,
-    lpa: str | None = None,
-    kind: str | None = None,
-    run_id: str | None = None,
-) -> list[dict[str, Any]]:
-    """The list objects of SPEC section 6 for a month: every LPA then ALL; harm, frequency,
-    repeat for each; filtered by ``lpa`` and ``kind`` when given."""
-    Month.parse(month)
-    if kind is not None and kind not in LIST_KINDS:
-        raise ValueError(f"list must be one of {', '.join(LIST_KINDS)}")
-    run = read_run(store, month, config, run_id)
-    lpas = [*run.lpas, "ALL"]
-    if lpa is not None:
-        if lpa not in lpas:
-            raise NotFound(f"no LPA {lpa!r} in the run for {month} (LPAs: {', '.join(lpas)})")
-        lpas = [lpa]
-    kinds = [kind] if kind else list(LIST_KINDS)
+_CACHE_RUN_LISTS = 256  # (run, LPA, list) entries kept in memory: runs never change
+
+
+def _load_lists(
+    store: Store, run_id: str, wanted: list[tuple[str, str]]
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The entries of some of a run's lists, with their crimes and orders, from the store."""
+    lpas = sorted({lpa for lpa, _ in wanted})
+    kinds = sorted({kind for _, kind in wanted})
     entries = store.frame(
         "SELECT * FROM run_entries WHERE run_id = ? AND lpa IN (SELECT unnest(?::VARCHAR[])) "
         "AND list IN (SELECT unnest(?::VARCHAR[])) ORDER BY lpa, list, rank",
-        [run.run_id, lpas, kinds],
+        [run_id, lpas, kinds],
     )
     nominals = entries.get_column("nominal_id").unique().to_list() if entries.height else []
     crimes = store.frame(
         "SELECT kind, nominal_id, crime_id, ho_code, recorded_on, lpa, weight FROM run_crimes "
         "WHERE run_id = ? AND nominal_id IN (SELECT unnest(?::VARCHAR[]))",
-        [run.run_id, nominals],
+        [run_id, nominals],
     )
     orders = store.frame(
         "SELECT nominal_id, order_type, starts_on, ends_on FROM run_orders "
         "WHERE run_id = ? AND nominal_id IN (SELECT unnest(?::VARCHAR[])) "
         "ORDER BY nominal_id, starts_on, order_type, order_id",
-        [run.run_id, nominals],
+        [run_id, nominals],
     )
     crime_map = _crime_dicts(crimes)
     order_map: dict[str, list[dict[str, Any]]] = {}
@@ -140,8 +130,10 @@ def list_objects(
         order_map.setdefault(o["nominal_id"], []).append(
             {"order_type": o["order_type"], "starts_on": o["starts_on"], "ends_on": o["ends_on"]}
         )
-    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {key: [] for key in wanted}
     for e in entries.iter_rows(named=True):
+        if (e["lpa"], e["list"]) not in grouped:
+            continue
         if e["list"] == "repeat":
             entry = {
                 "rank": e["rank"],
@@ -169,7 +161,69 @@ def list_objects(
                 "crimes": crime_map.get(("scored", e["nominal_id"]), []),
                 "orders": order_map.get(e["nominal_id"], []),
             }
-        grouped.setdefault((e["lpa"], e["list"]), []).append(entry)
+        grouped[(e["lpa"], e["list"])].append(entry)
+    return grouped
+
+
+def _run_lists(
+    store: Store, run_id: str, wanted: list[tuple[str, str]]
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The entries of a run's lists, kept in memory once read (a run never changes; only its
+    status does, and the status is read afresh every time)."""
+    cache: OrderedDict[tuple[str, str, str], list[dict[str, Any]]] = store.shared.setdefault(
+        "run_lists", OrderedDict()
+    )
+    lock = store.shared.setdefault("run_lists_lock", threading.Lock())
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    with lock:
+        for key in wanted:
+            if (run_id, *key) in cache:
+                cache.move_to_end((run_id, *key))
+                out[key] = cache[(run_id, *key)]
+    missing = [key for key in wanted if key not in out]
+    if missing:
+        if any(kind != "repeat" for _, kind in missing):
+            # a run's harm and frequency lists are small: read all of them at once
+            lpas = [*store_lpas_of_run(store, run_id), "ALL"]
+            missing += [(x, k) for x in lpas for k in ("harm", "frequency")]
+        loaded = _load_lists(store, run_id, list(dict.fromkeys(missing)))
+        with lock:
+            for key, entries in loaded.items():
+                cache[(run_id, *key)] = entries
+            while len(cache) > _CACHE_RUN_LISTS:
+                cache.popitem(last=False)
+        out.update({key: loaded[key] for key in wanted if key not in out})
+    return out
+
+
+def store_lpas_of_run(store: Store, run_id: str) -> list[str]:
+    row = store.one("SELECT lpas FROM runs WHERE run_id = ?", [run_id])
+    return list(row[0]) if row else []
+
+
+def list_objects(
+    store: Store,
+    month: str,
+    config: Config,
+    *,
+    lpa: str | None = None,
+    kind: str | None = None,
+    run_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """The list objects of SPEC section 6 for a month: every LPA then ALL; harm, frequency,
+    repeat for each; filtered by ``lpa`` and ``kind`` when given."""
+    Month.parse(month)
+    if kind is not None and kind not in LIST_KINDS:
+        raise ValueError(f"list must be one of {', '.join(LIST_KINDS)}")
+    run = read_run(store, month, config, run_id)
+    lpas = [*run.lpas, "ALL"]
+    if lpa is not None:
+        if lpa not in lpas:
+            raise NotFound(f"no LPA {lpa!r} in the run for {month} (LPAs: {', '.join(lpas)})")
+        lpas = [lpa]
+    kinds = [kind] if kind else list(LIST_KINDS)
+    wanted = [(name, k) for name in lpas for k in kinds]
+    grouped = _run_lists(store, run.run_id, wanted)
     return [
         {
             "month": month,
@@ -179,10 +233,9 @@ def list_objects(
             "status": run.status,
             "window": {"start": run.window_start, "end": run.window_end},
             "notice": NOTICE,
-            "entries": grouped.get((name, k), []),
+            "entries": grouped[(name, k)],
         }
-        for name in lpas
-        for k in kinds
+        for name, k in wanted
     ]
 
 
