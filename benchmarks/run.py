@@ -649,6 +649,11 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     log(f"wrote {out} in {result['wall_s']:.0f} s")
+    if args.out is None:
+        from benchmarks import report
+
+        if report.update_readme():
+            log("updated the table in benchmarks/README.md")
     s, p = result["steps"], result["peers"]
     for k, v in s.items():
         target = result["targets"].get(k)
