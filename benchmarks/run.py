@@ -92,6 +92,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=4, help="concurrent HTTP connections")
     p.add_argument("--keep", action="store_true", help="keep the work folder's databases")
     p.add_argument(
+        "--snapshot",
+        nargs="?",
+        const="HEAD",
+        default=None,
+        metavar="REV",
+        help="measure the engine as committed at REV (default HEAD): `git archive REV src` "
+        "into the work folder, which then comes first on the path (the working tree's "
+        "uncommitted edits are not measured)",
+    )
+    p.add_argument(
         "--verify",
         action="store_true",
         help="only check, on a small extract and several months, that the PostgreSQL "
@@ -152,12 +162,21 @@ def _code_version() -> dict[str, Any]:
         except (OSError, subprocess.SubprocessError):
             return ""
 
-    from harmrank import __version__
+    import harmrank
 
+    snapshot = os.environ.get("HARMRANK_BENCH_SNAPSHOT")
+    if snapshot:
+        return {
+            "harmrank": harmrank.__version__,
+            "commit": snapshot,
+            "src_modified": False,
+            "source": str(Path(harmrank.__file__).parent),
+        }
     return {
-        "harmrank": __version__,
+        "harmrank": harmrank.__version__,
         "commit": git("rev-parse", "--short", "HEAD"),
         "src_modified": bool(git("status", "--porcelain", "--", "src")),
+        "source": str(Path(harmrank.__file__).parent),
     }
 
 
@@ -635,8 +654,38 @@ def verify_small(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _exec_in_snapshot(args: argparse.Namespace, argv: list[str]) -> None:
+    """Re-run this command with ``git archive REV src`` first on the path (never returns)."""
+    rev = subprocess.run(
+        ["git", "rev-parse", "--short", args.snapshot],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    work: Path = args.work or HERE / "work" / args.scale
+    snap = work / f"src-{rev}"
+    if not (snap / "src" / "harmrank").is_dir():
+        snap.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", rev, "src"], cwd=REPO, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(snap)], input=archive, check=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(snap / "src"), str(REPO)]),
+        "HARMRANK_BENCH_SNAPSHOT": rev,
+    }
+    log(f"measuring harmrank as committed at {rev} ({snap / 'src'})")
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "benchmarks.run", *argv], env)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(raw)
+    if args.snapshot and not os.environ.get("HARMRANK_BENCH_SNAPSHOT"):
+        _exec_in_snapshot(args, raw)
     if args.backfill_child:
         _backfill_child(*args.backfill_child)
         return 0
