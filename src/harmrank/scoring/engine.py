@@ -5,7 +5,8 @@ is the pass for ``[M-1, M]``, since movement compares with ``M-1`` on the same d
 
     _eligible   one scan of links x crimes: eligible pairs (recorded, VAWG, not eliminated)
                 dated inside some month's window, with their weights
-    _in_window  each eligible pair in the window of each month
+    _in_window  each eligible pair in the window of each month (narrow: `eid` points back to
+                the pair's row in _eligible for the crime's id and code)
     _by_lpa     per month, nominal and LPA: harm, crimes, latest recorded, known victims
     _scores     per month and nominal: harm (exact decimal), frequency, distinct victims, last
                 recorded, and the principal LPA (largest share of harm; ties: latest recorded,
@@ -245,7 +246,8 @@ def scoring_pipeline(settings: Settings, months: list[Month], src: Sources = Sou
     p.add(
         "_in_window",
         """
-        SELECT m.month_index AS mi, x.*
+        SELECT m.month_index AS mi, x.rowid AS eid, x.nkey, x.lpa, x.recorded_on, x.victim_id,
+               x.weight
         FROM _months m JOIN _eligible x ON x.basis_on BETWEEN m.window_start AND m.as_at
     """,
     )

@@ -425,8 +425,9 @@ def _recompute_crimes(store: Store, run: RunRow, nominal_id: str) -> pl.DataFram
         load_context(cur.con, settings, [Month.parse(run.month)])
         window_steps(settings, [Month.parse(run.month)], src).run(cur.con)
         return cur.frame(
-            "SELECT 'scored' AS kind, ? AS nominal_id, crime_id, ho_code, recorded_on, lpa, weight "
-            "FROM _in_window WHERE nkey = (SELECT nkey FROM nominal_keys WHERE nominal_id = ?)",
+            "SELECT 'scored' AS kind, ? AS nominal_id, x.crime_id, x.ho_code, x.recorded_on, "
+            "x.lpa, x.weight FROM _in_window w JOIN _eligible x ON x.rowid = w.eid "
+            "WHERE w.nkey = (SELECT nkey FROM nominal_keys WHERE nominal_id = ?)",
             [nominal_id, nominal_id],
         )
     finally:

@@ -51,8 +51,9 @@ def _data_quality(
     """Per month: unweighted eligible codes, quarantined rows, crimes per LPA and month."""
     con = store.con
     unweighted = con.execute(
-        "SELECT m.month, w.ho_code, count(DISTINCT w.crime_id) FROM _in_window w "
-        "JOIN _months m ON m.month_index = w.mi WHERE w.weight IS NULL GROUP BY ALL ORDER BY ALL"
+        "SELECT m.month, x.ho_code, count(DISTINCT x.crime_id) FROM _in_window w "
+        "JOIN _eligible x ON x.rowid = w.eid JOIN _months m ON m.month_index = w.mi "
+        "WHERE w.weight IS NULL GROUP BY ALL ORDER BY ALL"
     ).fetchall()
     quarantine_last = dict(
         con.execute(
@@ -211,12 +212,13 @@ def _persist(
     )
     con.execute("""
         INSERT INTO run_crimes
-        SELECT DISTINCT r.run_id, 'scored', e.nominal_id, w.crime_id, w.ho_code, w.recorded_on,
-               w.lpa, w.weight
+        SELECT DISTINCT r.run_id, 'scored', e.nominal_id, x.crime_id, x.ho_code, x.recorded_on,
+               x.lpa, x.weight
         FROM _in_window w
-        JOIN _run_ids r USING (mi)
+        JOIN _eligible x ON x.rowid = w.eid
+        JOIN _run_ids r ON r.mi = w.mi
         JOIN (SELECT DISTINCT mi, nkey, nominal_id FROM _entries WHERE list <> 'repeat') e
-          USING (mi, nkey)
+          ON e.mi = w.mi AND e.nkey = w.nkey
         UNION ALL
         SELECT DISTINCT r.run_id, 'qualifying', q.nominal_id, q.crime_id, q.ho_code, q.recorded_on,
                q.lpa, q.weight
