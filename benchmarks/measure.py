@@ -125,12 +125,12 @@ class Step:
 
     @property
     def median(self) -> float:
-        return statistics.median(self.times)
+        return statistics.median(self.times) if self.times else float("nan")
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "runs_s": [round(t, 4) for t in self.times],
-            "median_s": round(self.median, 4),
+            "median_s": round(self.median, 4) if self.times else None,
             "loadavg_before": self.load,
         }
 

@@ -88,6 +88,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run the backfill in a child process and give up after this many seconds "
         "(default: in-process, no limit, at force scale; 1800 at national scale)",
     )
+    p.add_argument(
+        "--duckdb-memory-limit",
+        default=None,
+        help="DuckDB memory_limit for the stores the benchmark opens (e.g. 12GB; 'none' for "
+        "DuckDB's default of 80%% of RAM; default: none at force scale, the SPEC's 12GB at "
+        "national scale)",
+    )
+    p.add_argument(
+        "--min-available-gb",
+        type=float,
+        default=2.0,
+        help="stop a child-process backfill when the machine's available memory falls below "
+        "this (the machine is shared; default 2)",
+    )
     p.add_argument("--requests", type=int, default=300, help="HTTP requests per endpoint")
     p.add_argument("--concurrency", type=int, default=4, help="concurrent HTTP connections")
     p.add_argument("--keep", action="store_true", help="keep the work folder's databases")
@@ -113,6 +127,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.backfill_timeout is None and args.scale == "national":
         args.backfill_timeout = 1800.0
+    if args.duckdb_memory_limit is None and args.scale == "national":
+        args.duckdb_memory_limit = "12GB"
+    if args.duckdb_memory_limit and args.duckdb_memory_limit.lower() != "none":
+        os.environ[MEMORY_LIMIT_ENV] = args.duckdb_memory_limit  # children inherit it
+    else:
+        args.duckdb_memory_limit = None
+        os.environ.pop(MEMORY_LIMIT_ENV, None)
     return args
 
 
@@ -180,12 +201,25 @@ def _code_version() -> dict[str, Any]:
     }
 
 
+MEMORY_LIMIT_ENV = "HARMRANK_BENCH_DUCKDB_MEMORY_LIMIT"
+
+
+def _open(path: Path | str, **kw: Any) -> Any:
+    """``open_store`` with the benchmark's DuckDB memory limit, when one is set."""
+    from harmrank.store import open_store
+
+    store = open_store(path, **kw)
+    limit = os.environ.get(MEMORY_LIMIT_ENV)
+    if limit:
+        store.con.execute(f"SET memory_limit = '{limit}'")
+    return store
+
+
 def _backfill_child(db: str, first: str, last: str) -> None:
     """``--backfill-child DB FIRST LAST``: time one backfill in this (child) process."""
     from harmrank.scoring import backfill
-    from harmrank.store import open_store
 
-    store = open_store(db)
+    store = _open(db)
     started = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
@@ -199,12 +233,20 @@ def _backfill_child(db: str, first: str, last: str) -> None:
     print(json.dumps({"backfill_s": dt}), flush=True)
 
 
-def _backfill_in_child(db: Path, first: str, last: str, timeout: float) -> dict[str, Any]:
-    """A backfill in a child process with a time limit; on timeout, the months it had done."""
+def _backfill_in_child(
+    db: Path, first: str, last: str, timeout: float, min_available_gb: float
+) -> dict[str, Any]:
+    """A backfill in a child process, stopped after ``timeout`` seconds or when the machine's
+    available memory falls below ``min_available_gb`` (it is shared: a runaway backfill must
+    not take it down). Returns the seconds, or why it stopped and the months it had done."""
+    import psutil
+
     cmd = [sys.executable, "-m", "benchmarks.run", "--backfill-child", str(db), first, last]
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join(
+            [p for p in (os.environ.get("PYTHONPATH", ""), str(REPO)) if p]
+        ),
     }
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
     lines: list[dict[str, Any]] = []
@@ -222,30 +264,46 @@ def _backfill_in_child(db: Path, first: str, last: str, timeout: float) -> dict[
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    timed_out = False
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        proc.terminate()
+    stopped: str | None = None
+    peak_rss = 0.0
+    deadline = time.monotonic() + timeout
+    child = psutil.Process(proc.pid)
+    while proc.poll() is None:
         try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            peak_rss = max(peak_rss, child.memory_info().rss / 2**30)
+        except psutil.Error:
+            pass
+        available = psutil.virtual_memory().available / 2**30
+        if time.monotonic() > deadline:
+            stopped = f"time limit of {timeout:.0f} s reached"
+        elif available < min_available_gb:
+            stopped = (
+                f"the machine's available memory fell to {available:.1f} GB with the "
+                f"backfill at {peak_rss:.1f} GB resident (guard: {min_available_gb} GB)"
+            )
+        if stopped:
+            log(f"  backfill stopped: {stopped}")
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            break
+        time.sleep(0.5)
     reader.join(10)
     done = [x for x in lines if "backfill_s" in x]
     progress = [x for x in lines if "progress" in x]
+    out: dict[str, Any] = {"child_peak_rss_gb": round(peak_rss, 2)}
     if done:
-        return {"seconds": done[-1]["backfill_s"]}
-    if not timed_out and proc.returncode != 0:
-        raise RuntimeError(f"the backfill child failed with exit code {proc.returncode}")
+        return {**out, "seconds": done[-1]["backfill_s"]}
     last_p = progress[-1] if progress else None
     return {
+        **out,
         "seconds": None,
-        "timed_out_after_s": timeout,
+        "stopped": stopped or f"the backfill process failed with exit code {proc.returncode}",
         "months_done": last_p["progress"][0] if last_p else 0,
-        "elapsed_at_last_batch_s": last_p["elapsed_s"] if last_p else None,
+        "elapsed_at_last_batch_s": round(last_p["elapsed_s"], 1) if last_p else None,
     }
 
 
@@ -257,7 +315,6 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     from harmrank.api.security import mint_token
     from harmrank.ingest import ingest_extract
     from harmrank.scoring import Month, backfill, list_objects, months_with_runs, run_month
-    from harmrank.store import open_store
     from harmrank.synthetic_data import write_extract
 
     preset = PRESETS[args.scale]
@@ -309,7 +366,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         db = work / f"ingest{i}.duckdb"
         _remove_db(db)
         dbs.append(db)
-        stores.append(open_store(db))
+        stores.append(_open(db))
 
     def ingest(i: int) -> None:
         ingest_extract(stores[i], extract, config, user="benchmark")
@@ -324,7 +381,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
     # -- one month run ------------------------------------------------------------------
     sampler.phase("month_run")
-    store = open_store(base_db)
+    store = _open(base_db)
     counts = _counts(store)
     log(f"  stored: {counts}")
     runs: list[Any] = []
@@ -363,14 +420,14 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     if args.backfill_timeout:
         _copy_db(base_db, bf_db)
         log(f"  backfill {first}..{month} in a child process (limit {args.backfill_timeout:.0f} s)")
-        res = _backfill_in_child(bf_db, first, month, args.backfill_timeout)
+        res = _backfill_in_child(bf_db, first, month, args.backfill_timeout, args.min_available_gb)
         steps["backfill"] = measure.Step("backfill", [res["seconds"]] if res["seconds"] else [])
         backfill_extra = {k: v for k, v in res.items() if k != "seconds"}
         if res["seconds"] is None:
             notes.append(
-                f"backfill stopped after {args.backfill_timeout:.0f} s with "
-                f"{res['months_done']} of {args.backfill_months} months done (stored none: one "
-                "transaction); the API history step read fewer months"
+                f"backfill not measured: {res['stopped']}, with {res['months_done']} of "
+                f"{args.backfill_months} months done at {res['elapsed_at_last_batch_s']} s "
+                "(a backfill is one transaction: none stored; the API history read fewer months)"
             )
         else:
             log(f"  backfill: {res['seconds']:.3f} s")
@@ -382,7 +439,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 s.close()
             bf_stores.clear()
             _copy_db(base_db, bf_db)
-            bf_stores.append(open_store(bf_db))
+            bf_stores.append(_open(bf_db))
 
         steps["backfill"] = measure.timed(
             f"backfill {args.backfill_months}",
@@ -398,7 +455,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
     # -- the API ------------------------------------------------------------------------
     sampler.phase("api")
-    store = open_store(bf_db)
+    store = _open(bf_db)
     token, _ = mint_token(store, user="bench", roles=["offender_manager"], created_by="benchmark")
     # history: nominals on the month's lists and a seeded sample of those scored that month
     rng = random.Random(args.seed)
@@ -484,7 +541,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             steps["postgres_month"] = measure.timed(
                 "postgres month", lambda i: pg.run_month(con, month), R, log=log
             )
-            store = open_store(bf_db, read_only=True)
+            store = _open(bf_db, read_only=True)
             try:
                 counted, problems = verify.compare(
                     verify.harmrank_lists(store, month, config), verify.postgres_lists(con), month
@@ -557,6 +614,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
         "month": month,
         "backfill": {"from": first, "to": month, "months": args.backfill_months, **backfill_extra},
+        "duckdb_memory_limit": args.duckdb_memory_limit,
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "crimes": counts["crimes"],
         "links": counts["links"],
