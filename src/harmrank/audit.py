@@ -108,6 +108,171 @@ def append(
         return digest
 
 
+RECOVERED = (
+    "logged when the database was next opened: the process that made this change was stopped "
+    "after committing it and before logging it"
+)
+_LOGGED_ACTIONS = ("ingest", "run", "backfill", "approve", "token-create", "token-revoke")
+
+
+def _json(text: Any) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def recover(store: Store) -> int:
+    """Log the changes that were committed but never logged, and return how many records that
+    took.
+
+    Ingests, runs, approvals and token changes commit their work and then append their audit
+    record in a transaction of its own (so that reads logged meanwhile by a server never fork
+    the chain). A process killed between the two leaves a change without its record. This
+    puts the record there, rebuilt from what the change stored (who, when, what), marked
+    ``recovered``. :func:`harmrank.store.open_store` calls it whenever it opens a database for
+    writing, so a record is missing at most until the database is next opened."""
+    logged: dict[str, list[Any]] = {a: [] for a in _LOGGED_ACTIONS}
+    for action, detail in store.execute(
+        "SELECT action, detail FROM audit_log WHERE action IN (SELECT unnest(?::VARCHAR[]))",
+        [list(_LOGGED_ACTIONS)],
+    ).fetchall():
+        parsed = _json(detail)
+        if isinstance(parsed, dict):
+            logged[action].append(parsed)
+    loads_logged = {d.get("load_id") for d in logged["ingest"]}
+    runs_logged = {r for a in ("run", "backfill") for d in logged[a] for r in d.get("runs") or ()}
+    approvals_logged = {r for d in logged["approve"] for r in d.get("runs") or ()}
+    created_logged = {d.get("token_id") for d in logged["token-create"]}
+    revoked_logged = {t for d in logged["token-revoke"] for t in d.get("token_ids") or ()}
+    pending: list[tuple[Any, dict[str, Any]]] = []  # (when it happened, the record)
+
+    for load_id, user, when, source, replace, report in store.execute(
+        "SELECT load_id, loaded_by, finished_at, source, replace, report FROM loads "
+        "ORDER BY load_id"
+    ).fetchall():
+        if load_id in loads_logged:
+            continue
+        files = (_json(report) or {}).get("files", {})
+        pending.append(
+            (
+                when,
+                dict(
+                    user=user,
+                    action="ingest",
+                    route="harmrank ingest",
+                    row_count=sum(int(f.get("read", 0)) for f in files.values()),
+                    detail={
+                        "load_id": load_id,
+                        "source": source,
+                        "replace": replace,
+                        "quarantined": {n: f.get("quarantined", 0) for n, f in files.items()},
+                        "recovered": RECOVERED,
+                    },
+                ),
+            )
+        )
+
+    runs = store.execute(
+        "SELECT run_id, month, created_at, created_by, backfill_id, status, approved_by, "
+        "approved_at FROM runs ORDER BY seq"
+    ).fetchall()
+    made: dict[Any, list[Any]] = {}
+    for row in runs:
+        if row[0] not in runs_logged:
+            # the runs of one backfill were made together; a single run alone
+            made.setdefault(row[4] or row[0], []).append(row)
+    for group in made.values():
+        months = [r[1] for r in group]
+        backfill_id = group[0][4]
+        pending.append(
+            (
+                group[0][2],
+                dict(
+                    user=group[0][3],
+                    action="backfill" if backfill_id else "run",
+                    route="harmrank run",
+                    month=months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}",
+                    row_count=len(group),
+                    detail={
+                        "runs": [r[0] for r in group],
+                        "backfill_id": backfill_id,
+                        "recovered": RECOVERED,
+                    },
+                ),
+            )
+        )
+    approved: dict[Any, list[Any]] = {}
+    for row in runs:
+        if row[5] == "approved" and row[0] not in approvals_logged:
+            approved.setdefault((row[6], row[7]), []).append(row)
+    for (by, at), group in approved.items():
+        ids = [r[0] for r in group]
+        pending.append(
+            (
+                at,
+                dict(
+                    user=by,
+                    action="approve",
+                    route="approve runs",
+                    row_count=len(ids),
+                    detail={"runs": ids, "recovered": RECOVERED},
+                ),
+            )
+        )
+
+    tokens = store.execute(
+        "SELECT token_id, user_name, roles, lpas, created_at, created_by, expires_at, "
+        "revoked_at, revoked_by FROM api_tokens ORDER BY created_at, token_id"
+    ).fetchall()
+    revoked: dict[Any, list[Any]] = {}
+    for tid, user, roles, lpas, created_at, created_by, expires_at, rev_at, rev_by in tokens:
+        if tid not in created_logged:
+            pending.append(
+                (
+                    created_at,
+                    dict(
+                        user=created_by,
+                        action="token-create",
+                        route="harmrank token create",
+                        detail={
+                            "token_id": tid,
+                            "for_user": user,
+                            "roles": list(roles),
+                            "lpas": None if lpas is None else list(lpas),
+                            "expires_at": expires_at.isoformat(timespec="seconds"),
+                            "recovered": RECOVERED,
+                        },
+                    ),
+                )
+            )
+        if rev_at is not None and tid not in revoked_logged:
+            revoked.setdefault((rev_by, rev_at), []).append((tid, user))
+    for (by, at), group in revoked.items():
+        users = sorted({u for _t, u in group})
+        pending.append(
+            (
+                at,
+                dict(
+                    user=by,
+                    action="token-revoke",
+                    route="harmrank token revoke",
+                    row_count=len(group),
+                    detail={
+                        "token_ids": [t for t, _u in group],
+                        "for_user": users[0] if len(users) == 1 else None,
+                        "recovered": RECOVERED,
+                    },
+                ),
+            )
+        )
+
+    pending.sort(key=lambda p: (p[0] is None, p[0] or datetime.min))
+    for _when, record in pending:
+        append(store, **record)
+    return len(pending)
+
+
 def head(store: Store) -> str:
     """The hash of the latest record (the genesis hash for an empty log)."""
     row = store.one("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")

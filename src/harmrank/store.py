@@ -74,7 +74,10 @@ class Store:
     """A connection to a harmrank database, with its schema in place."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, path: Path | None, shared: dict[str, Any] | None = None
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path | None,
+        shared: dict[str, Any] | None = None,
     ) -> None:
         self.con = con
         self.path = path
@@ -183,4 +186,8 @@ def open_store(path: str | Path | None = None, *, read_only: bool = False) -> St
     store = Store(con, db_path)
     if not read_only:
         store.ensure_schema()
+        # a change committed by a process that was killed before logging it gets its record
+        from harmrank import audit
+
+        audit.recover(store)
     return store
