@@ -5,7 +5,7 @@ CREATE TABLE IF NOT EXISTS runs (
     month             VARCHAR NOT NULL,      -- YYYY-MM
     created_at        TIMESTAMP NOT NULL,    -- UTC
     created_by        VARCHAR NOT NULL,
-    status            VARCHAR NOT NULL,      -- draft | approved
+    status            VARCHAR NOT NULL,      -- draft | approved (pending: a backfill under way)
     approved_by       VARCHAR,
     approved_at       TIMESTAMP,
     backfill_id       VARCHAR,               -- runs made together by one backfill
@@ -44,8 +44,6 @@ CREATE TABLE IF NOT EXISTS run_scores (
     last_recorded_on   DATE NOT NULL,
     harm_rank          INTEGER,               -- in the LPA's harm list (NULL when harm = 0)
     frequency_rank     INTEGER NOT NULL,      -- in the LPA's frequency list
-    all_harm_rank      INTEGER,               -- in the force-wide (ALL) lists
-    all_frequency_rank INTEGER NOT NULL,
     repeat_suspect     BOOLEAN NOT NULL
 );
 

@@ -7,13 +7,12 @@ is the pass for ``[M-1, M]``, since movement compares with ``M-1`` on the same d
                 dated inside some month's window, with their weights
     _in_window  each eligible pair in the window of each month (narrow: `eid` points back to
                 the pair's row in _eligible for the crime's id and code)
-    _by_lpa     per month, nominal and LPA: harm, crimes, latest recorded, known victims
     _scores     per month and nominal: harm (exact decimal), frequency, distinct victims, last
                 recorded, and the principal LPA (largest share of harm; ties: latest recorded,
-                then LPA name)
-    _ranked     the attributed LPA (principal or home) and the ranks in that LPA's lists and in
-                ALL (harm list: harm > 0 only); `presence` ranks every LPA list in _presence
-    _top        the first top_n of each list, with the rank at M-1 for movement
+                then LPA name; worked out only for nominals with crimes in several LPAs)
+    _ranked     the attributed LPA (principal or home) and the ranks in that LPA's lists
+                (harm list: harm > 0 only); `presence` ranks every LPA list in _presence
+    _top        the first top_n of each list and of ALL, with the rank at M-1 for movement
     _flag_*     the repeat rule's decisions (qualifying crimes, reasons); the rule reads
                 ``rule_links``, a view, so its own filters reach the scan
     _repeat     the repeat-suspect lists (every flagged nominal, per LPA and ALL)
@@ -252,96 +251,104 @@ def scoring_pipeline(settings: Settings, months: list[Month], src: Sources = Sou
     """,
     )
     p.add(
-        "_by_lpa",
-        """
-        SELECT mi, nkey, lpa, sum(coalesce(weight, 0)) AS harm, count(*) AS n,
-               max(recorded_on) AS last
-        FROM _in_window GROUP BY mi, nkey, lpa
-    """,
-    )
-    p.add(
         "_scores",
         """
-        WITH per_nominal AS (
+        WITH per_nominal AS (   -- one aggregate over integer keys for everybody
             SELECT mi, nkey,
-                   sum(harm)::DECIMAL(18, 6) AS harm,
-                   sum(n)::INTEGER AS frequency,
-                   max(last) AS last_recorded_on,
-                   -- the principal LPA: largest harm, then latest recorded_on, then name
-                   min({'h': -harm, 'd': -(last - DATE '1970-01-01'), 'l': lpa}).l AS principal
-            FROM _by_lpa GROUP BY mi, nkey
-        ), victims AS (
-            SELECT mi, nkey, count(DISTINCT victim_id)::INTEGER AS victims
+                   sum(coalesce(weight, 0))::DECIMAL(18, 6) AS harm,
+                   count(*)::INTEGER AS frequency,
+                   max(recorded_on) AS last_recorded_on,
+                   min(lpa) AS lpa_min, max(lpa) AS lpa_max
             FROM _in_window GROUP BY mi, nkey
+        ), victims AS (         -- distinct known victims, counted in two cheap steps
+            SELECT mi, nkey, count(*)::INTEGER AS victims
+            FROM (SELECT DISTINCT mi, nkey, victim_id FROM _in_window WHERE victim_id IS NOT NULL)
+            GROUP BY mi, nkey
+        ), shared AS (          -- nominals with crimes in several LPAs: pick the principal one
+            SELECT w.mi, w.nkey, w.lpa,
+                   sum(coalesce(w.weight, 0)) AS lpa_harm, max(w.recorded_on) AS lpa_last
+            FROM _in_window w
+            SEMI JOIN (SELECT mi, nkey FROM per_nominal WHERE lpa_min <> lpa_max) m
+              ON m.mi = w.mi AND m.nkey = w.nkey
+            GROUP BY w.mi, w.nkey, w.lpa
+        ), principal AS (       -- largest harm, then latest recorded_on, then LPA name
+            SELECT mi, nkey,
+                   min({'h': -lpa_harm, 'd': -(lpa_last - DATE '1970-01-01'), 'l': lpa}).l AS lpa
+            FROM shared GROUP BY mi, nkey
         )
-        SELECT p.mi, p.nkey, k.nominal_id, p.harm, p.frequency, v.victims, p.last_recorded_on,
-               p.principal
+        SELECT p.mi, p.nkey, k.nominal_id, p.harm, p.frequency,
+               coalesce(v.victims, 0)::INTEGER AS victims, p.last_recorded_on,
+               coalesce(pr.lpa, p.lpa_min) AS principal
         FROM per_nominal p
-        JOIN victims v USING (mi, nkey)
+        LEFT JOIN victims v ON v.mi = p.mi AND v.nkey = p.nkey
+        LEFT JOIN principal pr ON pr.mi = p.mi AND pr.nkey = p.nkey
         JOIN nominal_keys k ON k.nkey = p.nkey
     """,
     )
+    ranks = f"""
+        CASE WHEN harm > 0 THEN row_number() OVER (
+            PARTITION BY mi, lpa, harm > 0 ORDER BY {_HARM_ORDER}) END::INTEGER AS harm_rank,
+        row_number() OVER (PARTITION BY mi, lpa ORDER BY {_FREQUENCY_ORDER})::INTEGER
+            AS frequency_rank
+    """
     if cfg.attribution == "presence":
+        # every LPA where the nominal has an eligible crime ranks it, with its force-wide scores
         p.add(
             "_presence",
             f"""
-            SELECT p.mi, p.lpa, p.nkey, p.nominal_id,
-                   CASE WHEN harm > 0 THEN row_number() OVER (
-                       PARTITION BY mi, lpa, harm > 0 ORDER BY {_HARM_ORDER}) END::INTEGER
-                       AS harm_rank,
-                   row_number() OVER (PARTITION BY mi, lpa ORDER BY {_FREQUENCY_ORDER})::INTEGER
-                       AS frequency_rank
-            FROM (SELECT b.mi, b.lpa, s.nkey, s.nominal_id, s.harm, s.frequency,
+            SELECT mi, lpa, nkey, nominal_id, harm, frequency, last_recorded_on, {ranks}
+            FROM (SELECT DISTINCT w.mi, w.lpa, s.nkey, s.nominal_id, s.harm, s.frequency,
                          s.last_recorded_on
-                  FROM _by_lpa b JOIN _scores s USING (mi, nkey)) p
+                  FROM _in_window w JOIN _scores s ON s.mi = w.mi AND s.nkey = w.nkey)
         """,
         )
-        own_ranks = """
-            SELECT a.*, p.harm_rank, p.frequency_rank
-            FROM all_ranked a JOIN _presence p ON p.mi = a.mi AND p.nkey = a.nkey AND p.lpa = a.lpa
-        """
-        lists = "SELECT mi, lpa, nkey, nominal_id, harm_rank, frequency_rank FROM _presence"
-    else:
-        own_ranks = f"""
-            SELECT a.*,
-                   CASE WHEN harm > 0 THEN row_number() OVER (
-                       PARTITION BY mi, lpa, harm > 0 ORDER BY {_HARM_ORDER}) END::INTEGER
-                       AS harm_rank,
-                   row_number() OVER (PARTITION BY mi, lpa ORDER BY {_FREQUENCY_ORDER})::INTEGER
-                       AS frequency_rank
-            FROM all_ranked a
-        """
-        lists = "SELECT mi, lpa, nkey, nominal_id, harm_rank, frequency_rank FROM _ranked"
-    p.add(
-        "_ranked",
-        f"""
-        WITH attributed AS (
-            SELECT s.*, {attributed} AS lpa FROM _scores s {home_join}
-        ), all_ranked AS (
-            SELECT *,
-                   CASE WHEN harm > 0 THEN row_number() OVER (
-                       PARTITION BY mi, harm > 0 ORDER BY {_HARM_ORDER}) END::INTEGER
-                       AS all_harm_rank,
-                   row_number() OVER (PARTITION BY mi ORDER BY {_FREQUENCY_ORDER})::INTEGER
-                       AS all_frequency_rank
-            FROM attributed
+        p.add(
+            "_ranked",
+            """
+            SELECT s.*, s.principal AS lpa, p.harm_rank, p.frequency_rank
+            FROM _scores s
+            JOIN _presence p ON p.mi = s.mi AND p.nkey = s.nkey AND p.lpa = s.principal
+        """,
         )
-        {own_ranks}
-    """,
-    )
+        lists = "_presence"
+    else:
+        p.add(
+            "_ranked",
+            f"""
+            SELECT *, {ranks}
+            FROM (SELECT s.*, {attributed} AS lpa FROM _scores s {home_join})
+        """,
+        )
+        lists = "_ranked"
+    # ALL: a nominal in the force-wide top n is in the top n of every list it is on, so the
+    # force-wide lists are ranked among the LPA lists' top n only (exact, and small)
+    n = settings.top_n
     p.add(
         "_top",
         f"""
-        WITH lists AS (
-            {lists}
+        WITH lpa_top AS (
+            SELECT mi, lpa, nkey, nominal_id, harm, frequency, last_recorded_on,
+                   harm_rank, frequency_rank
+            FROM {lists} WHERE harm_rank <= {n} OR frequency_rank <= {n}
+        ), candidates AS (
+            SELECT DISTINCT mi, nkey, nominal_id, harm, frequency, last_recorded_on FROM lpa_top
+        ), all_top AS (
+            SELECT mi, 'ALL' AS lpa, nkey, nominal_id,
+                   CASE WHEN harm > 0 THEN row_number() OVER (
+                       PARTITION BY mi, harm > 0 ORDER BY {_HARM_ORDER}) END AS harm_rank,
+                   row_number() OVER (PARTITION BY mi ORDER BY {_FREQUENCY_ORDER})
+                       AS frequency_rank
+            FROM candidates
+        ), lists AS (
+            SELECT mi, lpa, nkey, nominal_id, harm_rank, frequency_rank FROM lpa_top
             UNION ALL
-            SELECT mi, 'ALL', nkey, nominal_id, all_harm_rank, all_frequency_rank FROM _ranked
+            SELECT mi, lpa, nkey, nominal_id, harm_rank, frequency_rank FROM all_top
         ), top AS (
-            SELECT mi, lpa, 'harm' AS list, harm_rank AS rank, nkey, nominal_id
-            FROM lists WHERE harm_rank <= {settings.top_n}
+            SELECT mi, lpa, 'harm' AS list, harm_rank::INTEGER AS rank, nkey, nominal_id
+            FROM lists WHERE harm_rank <= {n}
             UNION ALL
-            SELECT mi, lpa, 'frequency', frequency_rank, nkey, nominal_id
-            FROM lists WHERE frequency_rank <= {settings.top_n}
+            SELECT mi, lpa, 'frequency', frequency_rank::INTEGER, nkey, nominal_id
+            FROM lists WHERE frequency_rank <= {n}
         )
         SELECT t.*, prev.rank AS prev_rank
         FROM top t

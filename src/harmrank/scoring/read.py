@@ -43,6 +43,8 @@ class RunRow:
     created_by: str
 
 
+# A backfill's runs are `pending` (invisible) until the whole backfill has been stored.
+_READABLE = "status IN ('draft', 'approved')"
 _RUN_COLS = "run_id, month, status, window_start, window_end, top_n, lpas, last_load_id, created_by"
 
 
@@ -54,14 +56,16 @@ def read_run(store: Store, month: str, config: Config, run_id: str | None = None
     """The run that reads use for ``month`` (or the named run, which must be of that month)."""
     if run_id is not None:
         row = store.one(
-            f"SELECT {_RUN_COLS} FROM runs WHERE run_id = ? AND month = ?", [run_id, month]
+            f"SELECT {_RUN_COLS} FROM runs WHERE run_id = ? AND month = ? AND {_READABLE}",
+            [run_id, month],
         )
         if row is None:
             raise NotFound(f"no run {run_id} for {month}")
         return _run_row(row)
     approved_only = config.review.required
     row = store.one(
-        f"SELECT {_RUN_COLS} FROM runs WHERE month = ? AND (NOT ? OR status = 'approved') "
+        f"SELECT {_RUN_COLS} FROM runs WHERE month = ? AND {_READABLE} "
+        "AND (NOT ? OR status = 'approved') "
         "ORDER BY seq DESC LIMIT 1",
         [month, approved_only],
     )
@@ -260,7 +264,8 @@ def history(
                 SELECT run_id, month, top_n,
                        row_number() OVER (PARTITION BY month ORDER BY seq DESC) AS k
                 FROM runs
-                WHERE month BETWEEN ? AND ? AND (NOT ? OR status = 'approved')
+                WHERE month BETWEEN ? AND ? AND status IN ('draft', 'approved')
+                  AND (NOT ? OR status = 'approved')
             ) WHERE k = 1
         )
         SELECT u.month, s.harm, s.frequency, s.victims, s.lpa, s.harm_rank, s.frequency_rank,
@@ -440,7 +445,7 @@ def runs_table(store: Store) -> list[dict[str, Any]]:
         "SELECT run_id, month, status, created_at, created_by, approved_by, approved_at, backfill_id, "
         "window_start, window_end, data_fingerprint, last_load_id, engine_version, "
         "rule->>'name' AS rule, rule->>'version' AS rule_version, weights::VARCHAR AS weights, "
-        "config::VARCHAR AS config FROM runs ORDER BY seq DESC"
+        f"config::VARCHAR AS config FROM runs WHERE {_READABLE} ORDER BY seq DESC"
     )
     out = []
     for r in rows.to_dicts():
@@ -452,7 +457,8 @@ def runs_table(store: Store) -> list[dict[str, Any]]:
 
 def months_with_runs(store: Store, config: Config) -> list[str]:
     rows = store.execute(
-        "SELECT DISTINCT month FROM runs WHERE (NOT ? OR status = 'approved') ORDER BY month",
+        f"SELECT DISTINCT month FROM runs WHERE {_READABLE} AND (NOT ? OR status = 'approved') "
+        "ORDER BY month",
         [config.review.required],
     ).fetchall()
     return [r[0] for r in rows]

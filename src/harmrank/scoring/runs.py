@@ -21,7 +21,23 @@ from harmrank.scoring.engine import Settings, _load_table, compute, resolve_sett
 from harmrank.scoring.months import Month, month_range
 from harmrank.store import Store
 
-BATCH_MONTHS = 24  # months scored per shared pass in a backfill (bounds memory)
+BATCH_MONTHS = 24  # at most this many months scored per shared pass in a backfill
+BATCH_ROWS = 6_000_000  # about this many (month, nominal, crime) rows per pass (bounds memory)
+
+
+def batch_months(store: Store, window_months: int) -> int:
+    """How many months one pass of a backfill scores: as many as keep the per-month expansion
+    near ``BATCH_ROWS`` rows (a force-scale extract: 24; a national one: a few)."""
+    row = store.one(
+        "SELECT (SELECT count(*) FROM links), "
+        "(SELECT datediff('month', min(recorded_on), max(recorded_on)) + 1 FROM crimes)"
+    )
+    links, span = row or (0, 1)
+    per_month = (links or 0) / max(int(span or 1), 1)
+    if per_month <= 0:
+        return BATCH_MONTHS
+    return max(1, min(BATCH_MONTHS, int(BATCH_ROWS / (per_month * window_months))))
+
 
 Progress = Callable[[int, int], None]  # (months done, months in all)
 
@@ -123,6 +139,7 @@ def _persist(
     fingerprint: str,
     last_load: int,
     provenance: dict[str, Any],
+    status: str = "draft",
 ) -> list[RunInfo]:
     con = store.con
     seq0 = int(store.scalar("SELECT coalesce(max(seq), 0) FROM runs")) + 1
@@ -152,7 +169,7 @@ def _persist(
                 str(m),
                 now,
                 user,
-                "draft",
+                status,
                 None,
                 None,
                 backfill_id,
@@ -182,8 +199,7 @@ def _persist(
     con.execute("""
         INSERT INTO run_scores
         SELECT r.run_id, s.nkey, s.lpa, s.harm, s.frequency, s.victims, s.last_recorded_on,
-               s.harm_rank, s.frequency_rank, s.all_harm_rank, s.all_frequency_rank,
-               f.nkey IS NOT NULL
+               s.harm_rank, s.frequency_rank, f.nkey IS NOT NULL
         FROM _ranked s
         JOIN _run_ids r USING (mi)
         LEFT JOIN _flags f USING (mi, nkey)
@@ -232,7 +248,19 @@ def _persist(
         JOIN orders o ON o.nominal_id = e.nominal_id
         WHERE o.starts_on <= m.as_at AND (o.ends_on IS NULL OR o.ends_on >= m.as_at)
     """)
-    return [RunInfo(run_ids[str(m)], str(m), "draft", user, backfill_id) for m in months]
+    return [RunInfo(run_ids[str(m)], str(m), status, user, backfill_id) for m in months]
+
+
+def _clear_abandoned(store: Store) -> None:
+    """Remove what a killed backfill left behind: runs still ``pending`` were never visible
+    (reads never use them) and are deleted with their rows, so a rerun starts clean."""
+    ids = [
+        r[0] for r in store.execute("SELECT run_id FROM runs WHERE status = 'pending'").fetchall()
+    ]
+    if not ids:
+        return
+    for table in ("run_weights", "run_scores", "run_entries", "run_crimes", "run_orders", "runs"):
+        store.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
 
 
 def score_months(
@@ -244,24 +272,34 @@ def score_months(
     backfill: bool = False,
     progress: Progress | None = None,
 ) -> list[RunInfo]:
-    """Score and store ``months`` (each as its own run), in one transaction."""
+    """Score and store ``months``, each as its own run.
+
+    A single run, or a backfill that fits in one pass, is one transaction. A longer backfill
+    commits pass by pass (so memory stays bounded) with its runs ``pending`` — invisible to
+    every read — and makes them all ``draft`` in one last transaction: a backfill killed
+    half-way leaves nothing that any read can see, and its leftovers are removed by the next
+    run or backfill."""
     if not months:
         return []
     months = sorted(set(months))
     user = user or audit.os_user()
     out: list[RunInfo] = []
     with store.transaction():
-        settings = resolve_settings(store.con, config)
-        provenance = settings.provenance()
-        fingerprint, last_load = data_fingerprint(store)
-        if last_load == 0:
-            raise RunError("the database holds no extract yet: run `harmrank ingest` first")
-        backfill_id = None
-        if backfill:
-            backfill_id = f"B{int(store.scalar('SELECT coalesce(max(seq), 0) FROM runs')) + 1:06d}"
-        done = 0
-        for i in range(0, len(months), BATCH_MONTHS):
-            batch = months[i : i + BATCH_MONTHS]
+        _clear_abandoned(store)
+    settings = resolve_settings(store.con, config)
+    provenance = settings.provenance()
+    fingerprint, last_load = data_fingerprint(store)
+    if last_load == 0:
+        raise RunError("the database holds no extract yet: run `harmrank ingest` first")
+    backfill_id = None
+    if backfill:
+        backfill_id = f"B{int(store.scalar('SELECT coalesce(max(seq), 0) FROM runs')) + 1:06d}"
+    step = batch_months(store, settings.window_months)
+    batches = [months[i : i + step] for i in range(0, len(months), step)]
+    status = "draft" if len(batches) == 1 else "pending"
+    done = 0
+    for batch in batches:
+        with store.transaction():
             compute_months = sorted(set(batch) | {m.shift(-1) for m in batch})
             compute(store.con, settings, compute_months)
             out += _persist(
@@ -273,10 +311,19 @@ def score_months(
                 fingerprint=fingerprint,
                 last_load=last_load,
                 provenance=provenance,
+                status=status,
             )
-            done += len(batch)
-            if progress:
-                progress(done, len(months))
+        done += len(batch)
+        if progress:
+            progress(done, len(months))
+    if status == "pending":
+        with store.transaction():
+            store.execute(
+                "UPDATE runs SET status = 'draft' WHERE status = 'pending' "
+                "AND run_id IN (SELECT unnest(?::VARCHAR[]))",
+                [[r.run_id for r in out]],
+            )
+        out = [RunInfo(r.run_id, r.month, "draft", r.created_by, r.backfill_id) for r in out]
     audit.append(
         store,
         user=user,
