@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS run_scores (
     repeat_suspect     BOOLEAN NOT NULL
 );
 
--- The published lists: top_n harm and frequency entries per LPA and ALL, and every repeat entry.
+-- The published lists: top_n harm and frequency entries per LPA and ALL; every repeat suspect
+-- once, in the list of its LPA, with its rank there and in ALL's (uncut) repeat list.
 CREATE TABLE IF NOT EXISTS run_entries (
     run_id            VARCHAR NOT NULL,
     lpa               VARCHAR NOT NULL,       -- the list's LPA, or ALL
@@ -62,7 +63,9 @@ CREATE TABLE IF NOT EXISTS run_entries (
     repeat_suspect    BOOLEAN,
     qualifying        INTEGER,                -- repeat list only
     reasons           VARCHAR[],              -- repeat list only
-    prev_rank         INTEGER                 -- rank on the same list at M-1 (NULL = new)
+    prev_rank         INTEGER,                -- rank on the same list at M-1 (NULL = new)
+    all_rank          INTEGER,                -- repeat list only: rank in ALL's repeat list
+    all_prev_rank     INTEGER                 -- repeat list only: rank in ALL's at M-1
 );
 
 -- Crimes behind each entry: contributing (harm/frequency) or qualifying (repeat).

@@ -207,6 +207,7 @@ def _literals(codes: frozenset[str] | set[str] | list[str]) -> str:
     return ", ".join("'" + c.replace("'", "''") + "'" for c in sorted(codes)) or "NULL"
 
 
+_REPEAT_ORDER = "qualifying DESC, victims DESC, last_recorded_on DESC, nominal_id ASC"
 _HARM_ORDER = "harm DESC, frequency DESC, last_recorded_on DESC, nominal_id ASC"
 _FREQUENCY_ORDER = "frequency DESC, harm DESC, last_recorded_on DESC, nominal_id ASC"
 
@@ -431,25 +432,23 @@ def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
     )
     p.add(
         "_repeat",
-        """
-        WITH members AS (
-            SELECT *, lpa AS list_lpa FROM _repeat_scores
-            UNION ALL
-            SELECT *, 'ALL' FROM _repeat_scores
-        ), ranked AS (
+        f"""
+        WITH ranked AS (   -- one row per nominal: its rank in its LPA's list and in ALL
             SELECT *,
-                   row_number() OVER (PARTITION BY mi, list_lpa
-                       ORDER BY qualifying DESC, victims DESC, last_recorded_on DESC, nominal_id ASC
-                   )::INTEGER AS rank
-            FROM members
+                   row_number() OVER (PARTITION BY mi, lpa ORDER BY {_REPEAT_ORDER})::INTEGER
+                       AS rank,
+                   row_number() OVER (PARTITION BY mi ORDER BY {_REPEAT_ORDER})::INTEGER
+                       AS all_rank
+            FROM _repeat_scores
         )
-        SELECT r.mi, r.list_lpa AS lpa, r.rank, r.nkey, r.nominal_id, r.lpa AS entry_lpa,
-               r.qualifying, r.victims, r.last_recorded_on, reasons.reasons, prev.rank AS prev_rank
+        SELECT r.mi, r.lpa, r.rank, r.all_rank, r.nkey, r.nominal_id, r.qualifying, r.victims,
+               r.last_recorded_on, reasons.reasons,
+               CASE WHEN prev.lpa = r.lpa THEN prev.rank END AS prev_rank,
+               prev.all_rank AS all_prev_rank
         FROM ranked r
         JOIN _months m ON m.month_index = r.mi
         JOIN _flag_reasons reasons ON reasons.month = m.month AND reasons.nominal_id = r.nominal_id
-        LEFT JOIN ranked prev
-          ON prev.mi = r.mi - 1 AND prev.list_lpa = r.list_lpa AND prev.nkey = r.nkey
+        LEFT JOIN ranked prev ON prev.mi = r.mi - 1 AND prev.nkey = r.nkey
     """,
     )
     p.add("_flags", "SELECT DISTINCT mi, nkey FROM _qualifying")

@@ -109,12 +109,18 @@ def _load_lists(
     store: Store, run_id: str, wanted: list[tuple[str, str]]
 ) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """The entries of some of a run's lists, with their crimes and orders, from the store."""
-    lpas = sorted({lpa for lpa, _ in wanted})
-    kinds = sorted({kind for _, kind in wanted})
+    top_lpas = sorted({lpa for lpa, kind in wanted if kind != "repeat"})
+    repeat_lpas = sorted({lpa for lpa, kind in wanted if kind == "repeat"})
+    # a repeat suspect is stored once, in its LPA's list, with its rank there and in ALL's
+    repeat_rows = "true" if "ALL" in repeat_lpas else "lpa IN (SELECT unnest(?::VARCHAR[]))"
+    params: list[Any] = [run_id, top_lpas]
+    if "ALL" not in repeat_lpas:
+        params.append(repeat_lpas)
     entries = store.frame(
-        "SELECT * FROM run_entries WHERE run_id = ? AND lpa IN (SELECT unnest(?::VARCHAR[])) "
-        "AND list IN (SELECT unnest(?::VARCHAR[])) ORDER BY lpa, list, rank",
-        [run_id, lpas, kinds],
+        "SELECT * FROM run_entries WHERE run_id = ? AND ("
+        "(list <> 'repeat' AND lpa IN (SELECT unnest(?::VARCHAR[]))) OR "
+        f"(list = 'repeat' AND {repeat_rows})) ORDER BY lpa, list, rank",
+        params,
     )
     nominals = entries.get_column("nominal_id").unique().to_list() if entries.height else []
     crimes = store.frame(
@@ -135,9 +141,8 @@ def _load_lists(
             {"order_type": o["order_type"], "starts_on": o["starts_on"], "ends_on": o["ends_on"]}
         )
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = {key: [] for key in wanted}
+    all_repeat: list[tuple[int, dict[str, Any]]] = []
     for e in entries.iter_rows(named=True):
-        if (e["lpa"], e["list"]) not in grouped:
-            continue
         if e["list"] == "repeat":
             entry = {
                 "rank": e["rank"],
@@ -151,7 +156,18 @@ def _load_lists(
                 "movement": _movement(e["prev_rank"], e["rank"]),
                 "orders": order_map.get(e["nominal_id"], []),
             }
+            if ("ALL", "repeat") in grouped:
+                all_entry = {
+                    **entry,
+                    "rank": e["all_rank"],
+                    "movement": _movement(e["all_prev_rank"], e["all_rank"]),
+                }
+                all_repeat.append((e["all_rank"], all_entry))
+            if (e["lpa"], "repeat") not in grouped:
+                continue
         else:
+            if (e["lpa"], e["list"]) not in grouped:
+                continue
             entry = {
                 "rank": e["rank"],
                 "nominal_id": e["nominal_id"],
@@ -166,6 +182,10 @@ def _load_lists(
                 "orders": order_map.get(e["nominal_id"], []),
             }
         grouped[(e["lpa"], e["list"])].append(entry)
+    if ("ALL", "repeat") in grouped:
+        grouped[("ALL", "repeat")] = [
+            entry for _rank, entry in sorted(all_repeat, key=lambda x: x[0])
+        ]
     return grouped
 
 

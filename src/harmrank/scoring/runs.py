@@ -210,17 +210,18 @@ def _persist(
         SELECT r.run_id, t.mi, t.lpa, t.list, t.rank, t.nkey, t.nominal_id, s.lpa AS entry_lpa,
                s.harm, s.frequency, s.victims, s.last_recorded_on,
                f.nkey IS NOT NULL AS repeat_suspect,
-               NULL::INTEGER AS qualifying, NULL::VARCHAR[] AS reasons, t.prev_rank
+               NULL::INTEGER AS qualifying, NULL::VARCHAR[] AS reasons, t.prev_rank,
+               NULL::INTEGER AS all_rank, NULL::INTEGER AS all_prev_rank
         FROM _top t
         JOIN _run_ids r USING (mi)
         JOIN _ranked s USING (mi, nkey)
         LEFT JOIN _flags f USING (mi, nkey)
         WHERE t.lpa = 'ALL' OR t.lpa IN (SELECT lpa FROM _lpa_list)
         UNION ALL
-        SELECT r.run_id, x.mi, x.lpa, 'repeat', x.rank, x.nkey, x.nominal_id, x.entry_lpa,
-               NULL, NULL, x.victims, x.last_recorded_on, NULL, x.qualifying, x.reasons, x.prev_rank
+        SELECT r.run_id, x.mi, x.lpa, 'repeat', x.rank, x.nkey, x.nominal_id, x.lpa,
+               NULL, NULL, x.victims, x.last_recorded_on, NULL, x.qualifying, x.reasons,
+               x.prev_rank, x.all_rank, x.all_prev_rank
         FROM _repeat x JOIN _run_ids r USING (mi)
-        WHERE x.lpa = 'ALL' OR x.lpa IN (SELECT lpa FROM _lpa_list)
     """)
     con.execute(
         "INSERT INTO run_entries SELECT * EXCLUDE (mi, nkey) FROM _entries "
@@ -228,7 +229,7 @@ def _persist(
     )
     con.execute("""
         INSERT INTO run_crimes
-        SELECT DISTINCT r.run_id, 'scored', e.nominal_id, x.crime_id, x.ho_code, x.recorded_on,
+        SELECT r.run_id, 'scored', e.nominal_id, x.crime_id, x.ho_code, x.recorded_on,
                x.lpa, x.weight
         FROM _in_window w
         JOIN _eligible x ON x.rowid = w.eid
@@ -236,7 +237,7 @@ def _persist(
         JOIN (SELECT DISTINCT mi, nkey, nominal_id FROM _entries WHERE list <> 'repeat') e
           ON e.mi = w.mi AND e.nkey = w.nkey
         UNION ALL
-        SELECT DISTINCT r.run_id, 'qualifying', q.nominal_id, q.crime_id, q.ho_code, q.recorded_on,
+        SELECT r.run_id, 'qualifying', q.nominal_id, q.crime_id, q.ho_code, q.recorded_on,
                q.lpa, q.weight
         FROM _qualifying q JOIN _run_ids r USING (mi)
     """)
