@@ -173,9 +173,10 @@ def recover(store: Store) -> int:
             )
         )
 
+    # a backfill's `pending` runs were never made visible (the next run removes them)
     runs = store.execute(
         "SELECT run_id, month, created_at, created_by, backfill_id, status, approved_by, "
-        "approved_at FROM runs ORDER BY seq"
+        "approved_at FROM runs WHERE status <> 'pending' ORDER BY seq"
     ).fetchall()
     made: dict[Any, list[Any]] = {}
     for row in runs:

@@ -62,6 +62,41 @@ def _busy_message(db_path: Path, error: Exception) -> str:
     )
 
 
+_OS_FAILURES = (
+    ("no space left on device", "the disk is full", "free some space"),
+    ("disk quota exceeded", "the disk quota is used up", "free some space"),
+    ("read-only file system", "the file system is read-only", "use a writable location"),
+    ("permission denied", "permission is denied", "check the permissions"),
+)
+
+
+def write_failure(path: Path | None, error: BaseException) -> StoreError | None:
+    """A database write that the operating system refused (a full disk, a read-only file or
+    folder), as one clear message; ``None`` for any other error (a bug keeps its traceback).
+
+    Only called once the failed transaction has been rolled back: the database is as it was
+    before that transaction."""
+    if not isinstance(error, duckdb.IOException | duckdb.TransactionException):
+        return None
+    text = str(error)
+    lowered = text.lower()
+    known = next((f for f in _OS_FAILURES if f[0] in lowered), None)
+    if known is None and not isinstance(error, duckdb.IOException):
+        return None
+    needle, what, advice = known or ("", "the write failed", "check the disk")
+    where = str(path) if path is not None else "the database"
+    if ".wal" in lowered and needle in ("read-only file system", "permission denied"):
+        what = (
+            "its folder is not writable (DuckDB writes its journal, "
+            f"{Path(where).name}.wal, beside the database)"
+        )
+    detail = text.split("\n")[0]
+    return StoreError(
+        f"{where}: cannot write the database: {what}. The write was rolled back and the "
+        f"database is intact; {advice} and run the command again. [{detail}]"
+    )
+
+
 def _schema_files() -> list[tuple[str, str]]:
     folder = resources.files("harmrank").joinpath("schema")
     files = sorted(
@@ -134,16 +169,29 @@ class Store:
         self._in_tx = True
         try:
             yield self
-        except BaseException:
+        except BaseException as e:
             self._in_tx = False
-            try:
-                self.con.execute("ROLLBACK")
-            except duckdb.Error:
-                pass
+            self._rollback()
+            failure = write_failure(self.path, e)
+            if failure is not None:
+                raise failure from None
             raise
         else:
             self._in_tx = False
-            self.con.execute("COMMIT")
+            try:
+                self.con.execute("COMMIT")
+            except duckdb.Error as e:
+                self._rollback()  # DuckDB has already discarded it; make sure
+                failure = write_failure(self.path, e)
+                if failure is not None:
+                    raise failure from None
+                raise
+
+    def _rollback(self) -> None:
+        try:
+            self.con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
 
     # -- schema ---------------------------------------------------------------------------
     def ensure_schema(self) -> None:
@@ -163,12 +211,33 @@ class Store:
                 )
 
 
+def _open_failure(db_path: Path, text: str, read_only: bool) -> str:
+    lowered = text.lower()
+    known = next((f for f in _OS_FAILURES if f[0] in lowered), None)
+    if known is None or read_only:
+        return f"{db_path}: cannot open the database: {text}"
+    _needle, what, advice = known
+    return (
+        f"{db_path}: cannot open the database for writing: {what}. harmrank writes to its "
+        "database for every command, reads included (each read is recorded in the audit "
+        f"log); {advice}. [{text.splitlines()[0]}]"
+    )
+
+
+def _quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """No progress bar: DuckDB draws one on *stdout* (terminal or not) for any statement that
+    runs over two seconds, which would corrupt `--format json` and CSV output at force scale
+    and fill a server's log. Its cursors inherit the setting."""
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def open_store(path: str | Path | None = None, *, read_only: bool = False) -> Store:
     """Open (creating if need be) a harmrank database; ``":memory:"`` gives a private one."""
     if path is None:
         path = default_db_path()
     if str(path) == ":memory:":
-        store = Store(duckdb.connect(":memory:"), None)
+        store = Store(_quiet(duckdb.connect(":memory:")), None)
         store.ensure_schema()
         return store
     db_path = Path(path)
@@ -180,10 +249,10 @@ def open_store(path: str | Path | None = None, *, read_only: bool = False) -> St
         text = str(e)
         if "lock" in text.lower():
             raise StoreBusy(_busy_message(db_path, e)) from None
-        raise StoreError(f"{db_path}: cannot open the database: {text}") from None
+        raise StoreError(_open_failure(db_path, text, read_only)) from None
     except duckdb.Error as e:
         raise StoreError(f"{db_path}: not a harmrank (DuckDB) database or damaged: {e}") from None
-    store = Store(con, db_path)
+    store = Store(_quiet(con), db_path)
     if not read_only:
         store.ensure_schema()
         # a change committed by a process that was killed before logging it gets its record

@@ -3,16 +3,19 @@ processes on a database file and SIGKILLed part-way, then the database is checke
 
 - it opens cleanly and its audit log verifies;
 - the extract is exactly as before the command or exactly as after it ran to the end (never a
-  partial load), and so are the runs (never a run without its scores and lists, never part of
-  a backfill);
+  partial load), and so are the runs that reads can see (never a run without its scores and
+  lists, never part of a backfill: a long backfill commits pass by pass with its runs
+  ``pending``, invisible to every read, until one last transaction makes them all visible);
+- every read (list objects of each month, the runs table) gives what it gave before the
+  command or what it gives after it;
 - every load and run that is there is in the audit log;
 - running the command again gives what a database that was never interrupted holds: the same
   tables and the same list objects.
 
 Two ways of choosing the moment: at a chosen SQL statement (the process is paused just before
-sending it, then killed: a quarter, half and three quarters of the way through the statements
-of the command's transaction, just before its COMMIT, just after it, and in the middle of the
-audit append that follows), and a sweep of delays after
+sending it, then killed: a quarter, half and three quarters of the way through the command's
+work, between two passes of a backfill, just before the COMMIT that makes the work visible,
+just after it, and in the middle of the audit append that follows), and a sweep of delays after
 the work starts (killed in the middle of whatever DuckDB is doing, COMMIT and checkpoint
 included). ``crashpoint.py`` counts and pauses; it changes nothing in harmrank.
 """
@@ -31,6 +34,7 @@ from typer.testing import CliRunner
 
 from harmrank import audit
 from harmrank.cli import app
+from harmrank.scoring import runs_table
 from harmrank.scoring.months import Month, month_range
 from harmrank.store import open_store
 
@@ -84,14 +88,16 @@ class Reference:
     after: dict[str, Any]
     audit_before: list[Any]
     audit_after: list[Any]
+    lists_before: dict[str, Any]
     lists: dict[str, Any]
     finished: Finished
-    begin: int  # statement number (1-based) of the BEGIN of the command's transaction
-    commit: int  # ... and of its COMMIT
+    start: int  # statement number (1-based) where the command's work starts (after the open)
+    commit: int  # the COMMIT that makes its work visible (the last before its audit append)
+    work_commits: list[int]  # COMMITs of the work before that one (a backfill's passes)
 
     def points(self) -> dict[str, int]:
         """Named statements to stop the command just before."""
-        b, c, n = self.begin, self.commit, len(self.finished.statements)
+        b, c, n = self.start, self.commit, len(self.finished.statements)
         span = c - b
         points = {
             "quarter": b + span // 4,
@@ -100,6 +106,11 @@ class Reference:
             "before-commit": c,
             "after-commit": c + 1,
         }
+        passes = [
+            k for k in self.work_commits if k - _begin_before(self.finished.statements, k) > 5
+        ]
+        if passes:
+            points["between-passes"] = passes[0] + 1
         audit_inserts = [
             i + 1
             for i, s in enumerate(self.finished.statements)
@@ -114,18 +125,25 @@ def _args(scenario: Scenario, extracts: tuple[Path, Path], db: Path) -> list[str
     return [a.format(revised=extracts[1]) for a in scenario.args] + ["--db", str(db)]
 
 
-def _main_transaction(statements: list[str]) -> tuple[int, int]:
-    """The longest BEGIN … COMMIT span (1-based statement numbers)."""
-    spans, begin = [], None
-    for i, s in enumerate(statements, start=1):
-        if s.startswith("BEGIN"):
-            begin = i
-        elif s.startswith("COMMIT") and begin is not None:
-            spans.append((i - begin, begin, i))
-            begin = None
-    assert spans, statements
-    _, b, c = max(spans)
-    return b, c
+def _begin_before(statements: list[str], k: int) -> int:
+    """The BEGIN of the transaction that statement ``k`` (1-based) ends."""
+    return max(i for i in range(1, k) if statements[i - 1].startswith("BEGIN"))
+
+
+def _work_span(statements: list[str]) -> tuple[int, int, list[int]]:
+    """Where the command's work starts (the first statement after opening the database), the
+    COMMIT that makes it visible (the last before the final audit append) and the COMMITs of
+    the work before that one."""
+    numbered = list(enumerate(statements, start=1))
+    opened = next(i for i, s in numbered if s.startswith("COMMIT"))  # the schema check
+    audit_begin = max(
+        i
+        for i, s in numbered[:-1]
+        if s.startswith("BEGIN") and statements[i].startswith("SELECT seq, hash FROM audit_log")
+    )
+    commits = [i for i, s in numbered if s.startswith("COMMIT") and opened < i < audit_begin]
+    assert commits, statements
+    return opened + 1, commits[-1], commits[:-1]
 
 
 def _audit_view(rows: list[Any]) -> list[Any]:
@@ -160,10 +178,11 @@ def reference(request, extracts, base_dbs, tmp_path_factory) -> Reference:
         db = work / "clean.duckdb"
         shutil.copy(base_dbs[name], db)
         before, audit_before = db_state(db, ALL_TABLES), _audit(db)
+        lists_before = all_lists(db, scenario.months)
         args = _args(scenario, extracts, db)
         finished = run_counted(args, work)
         assert finished.returncode == 0, finished.stderr
-        begin, commit = _main_transaction(finished.statements)
+        start, commit, work_commits = _work_span(finished.statements)
         _REFERENCES[name] = Reference(
             scenario,
             args,
@@ -172,14 +191,27 @@ def reference(request, extracts, base_dbs, tmp_path_factory) -> Reference:
             db_state(db, ALL_TABLES),
             audit_before,
             _audit(db),
+            lists_before,
             all_lists(db, scenario.months),
             finished,
-            begin,
+            start,
             commit,
+            work_commits,
         )
         ref = _REFERENCES[name]
         assert ref.before != ref.after  # the command changes something worth protecting
+        if name != "ingest":
+            assert ref.lists != ref.lists_before
     return _REFERENCES[name]
+
+
+def _visible(state: dict[str, Any]) -> dict[str, Any]:
+    """The state without a backfill's ``pending`` runs (invisible until the backfill ends)."""
+    pending = {row[0] for row in state["runs"] if row[4] == "pending"}
+    return {
+        t: [r for r in rows if r[0] not in pending] if t in RUN_TABLES else rows
+        for t, rows in state.items()
+    }
 
 
 def _check_whole(db: Path, ref: Reference) -> bool:
@@ -188,10 +220,12 @@ def _check_whole(db: Path, ref: Reference) -> bool:
         check = audit.verify(store)
         assert check.ok, check.message
     state = db_state(db, ALL_TABLES)
-    committed = state == ref.after
-    assert committed or state == ref.before, _first_difference(state, ref)
+    visible = _visible(state)
+    committed = visible == ref.after
+    assert committed or visible == ref.before, _first_difference(visible, ref)
     # no half-made run: no row of a run table lacks its run, and every run has all the rows
     # the uninterrupted command gave it (a month without data has runs with empty lists)
+    expected = ref.after if committed else ref.before
     with open_store(db) as store:
         for table in RUN_CHILD_TABLES:
             orphans = store.scalar(
@@ -199,10 +233,16 @@ def _check_whole(db: Path, ref: Reference) -> bool:
             )
             assert orphans == 0, table
             counts = dict(
-                store.execute(f"SELECT run_id, count(*) FROM {table} GROUP BY run_id").fetchall()
+                store.execute(
+                    f"SELECT run_id, count(*) FROM {table} WHERE run_id IN "
+                    "(SELECT run_id FROM runs WHERE status <> 'pending') GROUP BY run_id"
+                ).fetchall()
             )
-            expected = ref.after if committed else ref.before
             assert counts == dict(Counter(row[0] for row in expected[table])), table
+        # what reads see: the lists, the runs and their months, never a pending run
+        listed = runs_table(store)
+        assert {r["run_id"] for r in listed} == {row[0] for row in expected["runs"]}
+    assert all_lists(db, ref.scenario.months) == (ref.lists if committed else ref.lists_before)
     # everything that is there is in the audit log (a record written late says so)
     assert _audit(db) == (ref.audit_after if committed else ref.audit_before)
     return committed
@@ -260,29 +300,23 @@ def _with_db(ref: Reference, db: Path) -> list[str]:
     return [*ref.args[:-1], str(db)]
 
 
-POINTS = (
-    "quarter",
-    "middle",
-    "three-quarters",
-    "before-commit",
-    "after-commit",
-    "audit-insert",
-)
+POINTS = ("quarter", "middle", "three-quarters", "before-commit", "after-commit", "audit-insert")
+CASES = [(name, point) for name in SCENARIOS for point in POINTS] + [("backfill", "between-passes")]
 
 
-@pytest.mark.parametrize("point", POINTS)
-@pytest.mark.parametrize("reference", list(SCENARIOS), indirect=True)
+@pytest.mark.parametrize(("reference", "point"), CASES, indirect=["reference"])
 def test_killed_at_a_statement(reference: Reference, point: str, tmp_path: Path) -> None:
     ref = reference
-    n = ref.points().get(point)
-    if n is None:
-        pytest.skip(f"{ref.scenario.name} has no {point} statement")
+    n = ref.points()[point]
     db = _fresh_copy(ref, tmp_path)
     sent = kill_at_statement(_with_db(ref, db), tmp_path, n)
     # the interrupted process went exactly the way of the clean one up to the kill
     assert sent == ref.finished.statements[:n]
     committed = _check_whole(db, ref)
     assert committed == (n > ref.commit), f"statement {n}: {ref.finished.statements[n - 1]}"
+    if point == "between-passes":  # the first pass of the backfill is stored, invisibly
+        with open_store(db) as store:
+            assert store.scalar("SELECT count(*) FROM runs WHERE status = 'pending'") > 0
     _rerun_and_compare(db, ref, committed)
 
 
@@ -292,12 +326,12 @@ def test_killed_after_a_sweep_of_delays(reference: Reference, tmp_path: Path) ->
     """Killed at moments spread over the work (and a little beyond), wherever DuckDB is."""
     ref = reference
     times = ref.finished.times
-    work = times[-1] - times[ref.begin - 1]
+    work = times[-1] - times[ref.start - 1]
     outcomes = []
     for k, fraction in enumerate((0.05, 0.4, 0.75, 1.1)):
         db = tmp_path / f"sweep{k}.duckdb"
         shutil.copy(ref.base, db)
-        killed = kill_after_delay(_with_db(ref, db), tmp_path, ref.begin, fraction * work)
+        killed = kill_after_delay(_with_db(ref, db), tmp_path, ref.start, fraction * work)
         committed = _check_whole(db, ref)
         assert killed or committed
         outcomes.append((killed, committed))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
+import duckdb
 import typer
 
 from harmrank.config import ConfigError
 from harmrank.reference import ReferenceError
-from harmrank.store import StoreError
+from harmrank.store import StoreError, write_failure
 
 app = typer.Typer(
     name="harmrank",
@@ -27,9 +29,21 @@ for _module in (synth, ingest, scoring, server):
 
 
 def main() -> None:
-    """Entry point of the console script: engine errors become one clear line and exit 2."""
+    """Entry point of the console script: engine errors, and what the operating system refuses
+    (a full disk, a read-only or missing file), become one clear line and exit 2."""
     try:
         app()
     except (ConfigError, ReferenceError, StoreError) as e:
         typer.echo(f"harmrank: {e}", err=True)
+        sys.exit(2)
+    except duckdb.IOException as e:
+        failure = write_failure(None, e)
+        typer.echo(f"harmrank: {failure or e}", err=True)
+        sys.exit(2)
+    except BrokenPipeError:  # the reader went away (`harmrank top10 … | head`): not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
+        sys.exit(1)
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        typer.echo(f"harmrank: {where}{e.strerror or e}", err=True)
         sys.exit(2)
