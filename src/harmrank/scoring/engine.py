@@ -20,7 +20,7 @@ is the pass for ``[M-1, M]``, since movement compares with ``M-1`` on the same d
 Nominals are grouped and stored by their integer key (``nominal_keys``); months by index.
 
 The steps read the tables named in :class:`Sources`, so the same SQL scores the live extract
-or the extract as it stood at an earlier load (see :mod:`harmrank.scoring.asof`).
+or the extract as it stood at an earlier load (explanations: :mod:`harmrank.scoring.read`).
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _load_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) 
     con.unregister("__frame")
 
 
-def _months_frame(months: list[Month], window_months: int, lookback: int | None) -> pl.DataFrame:
+def _months_frame(months: list[Month], window_months: int) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "month": [str(m) for m in months],
@@ -134,7 +134,6 @@ def _months_frame(months: list[Month], window_months: int, lookback: int | None)
             "first_day": [m.first_day for m in months],
             "as_at": [m.last_day for m in months],
             "window_start": [m.window(window_months)[0] for m in months],
-            "lookback_start": [m.window(lookback)[0] if lookback else None for m in months],
             "year": [m.year for m in months],
         },
         schema={
@@ -143,7 +142,6 @@ def _months_frame(months: list[Month], window_months: int, lookback: int | None)
             "first_day": pl.Date,
             "as_at": pl.Date,
             "window_start": pl.Date,
-            "lookback_start": pl.Date,
             "year": pl.Int32,
         },
     )
@@ -171,9 +169,7 @@ def load_context(
         pl.DataFrame({"ho_code": sorted(settings.vawg.codes)}, schema={"ho_code": pl.String}),
     )
     _load_table(con, "_lpa_list", pl.DataFrame({"lpa": settings.lpas}, schema={"lpa": pl.String}))
-    _load_table(
-        con, "_months", _months_frame(months, settings.window_months, settings.lookback_months)
-    )
+    _load_table(con, "_months", _months_frame(months, settings.window_months))
 
 
 @dataclass

@@ -1,0 +1,184 @@
+-- _eligible
+SELECT l.nkey, c.crime_id, c.ho_code, c.lpa, c.recorded_on, c.recorded_on AS basis_on,
+               c.victim_id, w.weight
+        FROM links l
+        JOIN crimes c ON c.crime_id = l.crime_id
+        LEFT JOIN _weights w ON w.ho_code = c.ho_code
+        WHERE c.status = 'recorded' AND l.role <> 'eliminated'
+          AND (c.domestic_abuse OR c.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C', '88D', '88E', '8K', '8Q', '8U'))
+          AND c.recorded_on BETWEEN DATE '2024-06-01' AND DATE '2025-06-30'
+
+-- _in_window
+SELECT m.month_index AS mi, x.rowid AS eid, x.nkey, x.lpa, x.recorded_on, x.victim_id,
+               x.weight
+        FROM _months m JOIN _eligible x ON x.basis_on BETWEEN m.window_start AND m.as_at
+
+-- _scores
+WITH per_nominal AS (   -- one aggregate over integer keys for everybody
+            SELECT mi, nkey,
+                   sum(coalesce(weight, 0))::DECIMAL(18, 6) AS harm,
+                   count(*)::INTEGER AS frequency,
+                   max(recorded_on) AS last_recorded_on,
+                   min(lpa) AS lpa_min, max(lpa) AS lpa_max
+            FROM _in_window GROUP BY mi, nkey
+        ), victims AS (         -- distinct known victims, counted in two cheap steps
+            SELECT mi, nkey, count(*)::INTEGER AS victims
+            FROM (SELECT DISTINCT mi, nkey, victim_id FROM _in_window WHERE victim_id IS NOT NULL)
+            GROUP BY mi, nkey
+        ), shared AS (          -- nominals with crimes in several LPAs: pick the principal one
+            SELECT w.mi, w.nkey, w.lpa,
+                   sum(coalesce(w.weight, 0)) AS lpa_harm, max(w.recorded_on) AS lpa_last
+            FROM _in_window w
+            SEMI JOIN (SELECT mi, nkey FROM per_nominal WHERE lpa_min <> lpa_max) m
+              ON m.mi = w.mi AND m.nkey = w.nkey
+            GROUP BY w.mi, w.nkey, w.lpa
+        ), principal AS (       -- largest harm, then latest recorded_on, then LPA name
+            SELECT mi, nkey,
+                   min({'h': -lpa_harm, 'd': -(lpa_last - DATE '1970-01-01'), 'l': lpa}).l AS lpa
+            FROM shared GROUP BY mi, nkey
+        )
+        SELECT p.mi, p.nkey, k.nominal_id, p.harm, p.frequency,
+               coalesce(v.victims, 0)::INTEGER AS victims, p.last_recorded_on,
+               coalesce(pr.lpa, p.lpa_min) AS principal
+        FROM per_nominal p
+        LEFT JOIN victims v ON v.mi = p.mi AND v.nkey = p.nkey
+        LEFT JOIN principal pr ON pr.mi = p.mi AND pr.nkey = p.nkey
+        JOIN nominal_keys k ON k.nkey = p.nkey
+
+-- _presence
+SELECT mi, lpa, nkey, nominal_id, harm, frequency, last_recorded_on, 
+        CASE WHEN harm > 0 THEN row_number() OVER (
+            PARTITION BY mi, lpa, harm > 0 ORDER BY harm DESC, frequency DESC, last_recorded_on DESC, nominal_id ASC) END::INTEGER AS harm_rank,
+        row_number() OVER (PARTITION BY mi, lpa ORDER BY frequency DESC, harm DESC, last_recorded_on DESC, nominal_id ASC)::INTEGER
+            AS frequency_rank
+    
+            FROM (SELECT DISTINCT w.mi, w.lpa, s.nkey, s.nominal_id, s.harm, s.frequency,
+                         s.last_recorded_on
+                  FROM _in_window w JOIN _scores s ON s.mi = w.mi AND s.nkey = w.nkey)
+
+-- _ranked
+SELECT s.*, s.principal AS lpa, p.harm_rank, p.frequency_rank
+            FROM _scores s
+            JOIN _presence p ON p.mi = s.mi AND p.nkey = s.nkey AND p.lpa = s.principal
+
+-- _top
+WITH lpa_top AS (
+            SELECT mi, lpa, nkey, nominal_id, harm, frequency, last_recorded_on,
+                   harm_rank, frequency_rank
+            FROM _presence WHERE harm_rank <= 10 OR frequency_rank <= 10
+        ), candidates AS (
+            SELECT DISTINCT mi, nkey, nominal_id, harm, frequency, last_recorded_on FROM lpa_top
+        ), all_top AS (
+            SELECT mi, 'ALL' AS lpa, nkey, nominal_id,
+                   CASE WHEN harm > 0 THEN row_number() OVER (
+                       PARTITION BY mi, harm > 0 ORDER BY harm DESC, frequency DESC, last_recorded_on DESC, nominal_id ASC) END AS harm_rank,
+                   row_number() OVER (PARTITION BY mi ORDER BY frequency DESC, harm DESC, last_recorded_on DESC, nominal_id ASC)
+                       AS frequency_rank
+            FROM candidates
+        ), lists AS (
+            SELECT mi, lpa, nkey, nominal_id, harm_rank, frequency_rank FROM lpa_top
+            UNION ALL
+            SELECT mi, lpa, nkey, nominal_id, harm_rank, frequency_rank FROM all_top
+        ), top AS (
+            SELECT mi, lpa, 'harm' AS list, harm_rank::INTEGER AS rank, nkey, nominal_id
+            FROM lists WHERE harm_rank <= 10
+            UNION ALL
+            SELECT mi, lpa, 'frequency', frequency_rank::INTEGER, nkey, nominal_id
+            FROM lists WHERE frequency_rank <= 10
+        )
+        SELECT t.*, prev.rank AS prev_rank
+        FROM top t
+        LEFT JOIN top prev
+          ON prev.mi = t.mi - 1 AND prev.lpa = t.lpa AND prev.list = t.list AND prev.nkey = t.nkey
+
+-- _qualifying
+SELECT m.month_index AS mi, k.nkey, f.nominal_id, f.crime_id, f.ho_code, f.recorded_on,
+               f.lpa, f.victim_id, w.weight
+        FROM _flag_crimes f
+        JOIN _months m ON m.month = f.month
+        JOIN nominal_keys k ON k.nominal_id = f.nominal_id
+        LEFT JOIN _weights w ON w.ho_code = f.ho_code
+
+-- _repeat_scores
+WITH per_lpa AS (
+            SELECT mi, nkey, lpa, count(*) AS n, max(recorded_on) AS last
+            FROM _qualifying GROUP BY mi, nkey, lpa
+        ), pick AS (
+            SELECT mi, nkey, min({'n': -n, 'd': -(last - DATE '1970-01-01'), 'l': lpa}).l AS lpa
+            FROM per_lpa GROUP BY mi, nkey
+        )
+        SELECT q.mi, q.nkey, any_value(q.nominal_id) AS nominal_id, pick.lpa,
+               count(*)::INTEGER AS qualifying,
+               count(DISTINCT q.victim_id)::INTEGER AS victims,
+               max(q.recorded_on) AS last_recorded_on
+        FROM _qualifying q JOIN pick USING (mi, nkey)
+        GROUP BY q.mi, q.nkey, pick.lpa
+
+-- _repeat
+WITH ranked AS (   -- one row per nominal: its rank in its LPA's list and in ALL
+            SELECT *,
+                   row_number() OVER (PARTITION BY mi, lpa ORDER BY qualifying DESC, victims DESC, last_recorded_on DESC, nominal_id ASC)::INTEGER
+                       AS rank,
+                   row_number() OVER (PARTITION BY mi ORDER BY qualifying DESC, victims DESC, last_recorded_on DESC, nominal_id ASC)::INTEGER
+                       AS all_rank
+            FROM _repeat_scores
+        )
+        SELECT r.mi, r.lpa, r.rank, r.all_rank, r.nkey, r.nominal_id, r.qualifying, r.victims,
+               r.last_recorded_on, reasons.reasons,
+               CASE WHEN prev.lpa = r.lpa THEN prev.rank END AS prev_rank,
+               prev.all_rank AS all_prev_rank
+        FROM ranked r
+        JOIN _months m ON m.month_index = r.mi
+        JOIN _flag_reasons reasons ON reasons.month = m.month AND reasons.nominal_id = r.nominal_id
+        LEFT JOIN ranked prev ON prev.mi = r.mi - 1 AND prev.nkey = r.nkey
+
+-- _flags
+SELECT DISTINCT mi, nkey FROM _qualifying
+
+-- repeat rule
+WITH q AS (
+            SELECT l.nominal_id, l.crime_id, l.victim_id, l.recorded_on, l.basis_on, l.ho_code,
+                   l.lpa
+            FROM rule_links l
+            WHERE l.role IN ('suspect', 'charged', 'convicted') AND l.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C')
+        ),
+        candidates AS (   -- nominals that could meet the counts at some month
+            SELECT nominal_id FROM q GROUP BY nominal_id
+            HAVING count(*) >= 2
+               AND count(DISTINCT victim_id) + count(*) FILTER (WHERE victim_id IS NULL)
+                   >= 1
+        ),
+        in_window AS (
+            SELECT m.month, q.nominal_id, q.crime_id, q.victim_id, q.ho_code, q.recorded_on, q.lpa
+            FROM rule_months m
+            JOIN q ON q.basis_on BETWEEN (m.first_day - INTERVAL 35 MONTH)::DATE AND m.as_at
+            WHERE q.nominal_id IN (SELECT nominal_id FROM candidates)
+        ),
+        per AS (
+            SELECT month, nominal_id, count(*) AS n,
+                   count(DISTINCT victim_id) AS known_victims,
+                   count(*) FILTER (WHERE victim_id IS NULL) AS unknown_victims
+            FROM in_window GROUP BY month, nominal_id
+        ),
+        flagged AS (
+            SELECT per.month, per.nominal_id,
+                   list_filter([
+                       format('{} qualifying crimes (at least 2) in the 36 months to {}',
+                              per.n, strftime(m.as_at, '%Y-%m-%d')),
+                       format('{} distinct victims (at least 1)',
+                              per.known_victims + per.unknown_victims),
+                       CASE WHEN per.unknown_victims > 0 THEN format(
+                           'victim unknown on {} crime(s), each counted as one more distinct victim',
+                           per.unknown_victims) END,
+                       NULL
+                   ], lambda x: x IS NOT NULL) AS reasons
+            FROM per
+            JOIN rule_months m USING (month)
+            LEFT JOIN rule_nominals nm USING (nominal_id)
+            WHERE per.n >= 2
+              AND per.known_victims + per.unknown_victims >= 1
+              AND true
+        )
+        SELECT f.month, f.nominal_id, f.reasons, w.crime_id, w.ho_code, w.recorded_on, w.lpa,
+               w.victim_id
+        FROM flagged f JOIN in_window w USING (month, nominal_id)
