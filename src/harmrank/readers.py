@@ -405,14 +405,57 @@ def _raw_of(fields: list[str], header: list[str], kept: list[str]) -> dict[str, 
     return {c: _clip(by_name.get(c, "")) for c in kept}
 
 
+_BINARY_MAGIC = (
+    (b"PAR1", "a Parquet file named .csv; name it .parquet"),
+    (b"PK\x03\x04", "a spreadsheet (XLSX) or ZIP file, not CSV; save it as CSV (UTF-8)"),
+    (b"\xd0\xcf\x11\xe0", "a spreadsheet (XLS), not CSV; save it as CSV (UTF-8)"),
+    (b"\x1f\x8b", "a compressed (gzip) file; decompress it first"),
+)
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def _refuse_unless_csv_text(path: Path, body: bytes) -> None:
+    """Refuse, with what the file is and what to do, a file that is not UTF-8 CSV text at all.
+
+    A NUL byte only refuses the file when it is in the header line (a binary file, or UTF-16
+    text without a byte-order mark); a NUL in a data row is that row's fault and it is
+    quarantined (a control character), like any other corrupt row."""
+    for magic, what in _BINARY_MAGIC:
+        if body.startswith(magic):
+            raise ExtractUnreadable(f"{path}: not a CSV text file: it is {what}")
+    for bom, name in _WIDE_BOMS:
+        if body.startswith(bom):
+            raise ExtractUnreadable(
+                f"{path}: the file is {name} text; re-export it as UTF-8 (CSV UTF-8)"
+            )
+    newline = body.find(b"\n")
+    first = body[: newline if newline >= 0 else 4096]
+    if b"\x00" in first:
+        even, odd = first[0::2], first[1::2]
+        if first and (even.count(0) > 0.4 * len(even) or odd.count(0) > 0.4 * len(odd)):
+            raise ExtractUnreadable(
+                f"{path}: the file looks like UTF-16 text (every other byte is zero); "
+                "re-export it as UTF-8 (CSV UTF-8)"
+            )
+        raise ExtractUnreadable(f"{path}: not a CSV text file (its first line holds binary data)")
+    if newline < 0 and b"\r" in body.rstrip(b"\r"):
+        raise ExtractUnreadable(
+            f"{path}: its lines end with a carriage return alone (an old Mac format); "
+            "re-export it with Windows (CRLF) or Unix (LF) line endings"
+        )
+
+
 def _read_csv(contract: FileContract, path: Path, data: bytes, digest: str) -> RawFile:
     size = len(data)
     body = data[3:] if data.startswith(codecs.BOM_UTF8) else data
+    _refuse_unless_csv_text(path, data)
     if not body.strip():
         raise ExtractUnreadable(f"{path}: the file is empty (it needs at least a header row)")
-    if b"\x00" in body[:4096] and contract.name:
-        # a NUL early in the file means a binary file (Parquet named .csv, a spreadsheet…)
-        raise ExtractUnreadable(f"{path}: not a CSV text file (it holds binary data)")
     arr = np.frombuffer(body, dtype=np.uint8)
     quotes = _classify_quotes(arr)
     starts, ends, lines = _record_spans(arr, quotes.kept)
