@@ -125,6 +125,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--backfill-child", nargs=3, metavar=("DB", "FIRST", "LAST"), help=argparse.SUPPRESS
     )
     args = p.parse_args(argv)
+    if args.backfill_child:  # the memory limit comes from the parent's environment
+        return args
     if args.backfill_timeout is None and args.scale == "national":
         args.backfill_timeout = 1800.0
     if args.duckdb_memory_limit is None and args.scale == "national":
@@ -220,6 +222,8 @@ def _backfill_child(db: str, first: str, last: str) -> None:
     from harmrank.scoring import backfill
 
     store = _open(db)
+    limit = store.con.execute("SELECT current_setting('memory_limit')").fetchone()
+    print(json.dumps({"memory_limit": limit[0] if limit else None}), flush=True)
     started = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
@@ -294,7 +298,11 @@ def _backfill_in_child(
     reader.join(10)
     done = [x for x in lines if "backfill_s" in x]
     progress = [x for x in lines if "progress" in x]
-    out: dict[str, Any] = {"child_peak_rss_gb": round(peak_rss, 2)}
+    limits = [x["memory_limit"] for x in lines if "memory_limit" in x]
+    out: dict[str, Any] = {
+        "child_peak_rss_gb": round(peak_rss, 2),
+        "child_duckdb_memory_limit": limits[0] if limits else None,
+    }
     if done:
         return {**out, "seconds": done[-1]["backfill_s"]}
     last_p = progress[-1] if progress else None
@@ -411,7 +419,11 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         .sort()
         .to_list()
     )
-    on_lists = sorted({e["nominal_id"] for o in month_lists for e in o["entries"]})
+    # nominals on the month's harm and frequency lists (a repeat-list entry need not be scored
+    # in any month, and then has no history)
+    on_lists = sorted(
+        {e["nominal_id"] for o in month_lists if o["list"] != "repeat" for e in o["entries"]}
+    )
     store.close()
 
     # -- backfill -----------------------------------------------------------------------
