@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from benchmarks import measure
-from benchmarks.run import HERE, _remove_db, log
+from benchmarks.run import HERE, MEMORY_LIMIT_ENV, _backfill_in_child, _open, _remove_db, log
 
 # crimes in a 10-year national extract at scale 1 (about 13.5 million; see docs/synthetic-data.md)
 NATIONAL_CRIMES_10Y = 13_500_000
@@ -30,13 +31,19 @@ def _scale_for(million: float, years: int) -> float:
 
 
 def measure_size(
-    million: float, years: int, month: str, repeat: int, work: Path, backfill_months: int
+    million: float,
+    years: int,
+    month: str,
+    repeat: int,
+    work: Path,
+    backfill_months: int,
+    backfill_timeout: float,
+    min_available_gb: float,
 ) -> dict[str, Any]:
     from benchmarks import floor
     from harmrank.config import Config
     from harmrank.ingest import ingest_extract
-    from harmrank.scoring import Month, backfill, run_month
-    from harmrank.store import open_store
+    from harmrank.scoring import Month, run_month
     from harmrank.synthetic_data import write_extract
 
     config = Config()
@@ -49,7 +56,7 @@ def measure_size(
     t = time.perf_counter()
     write_extract(extract, "national", years, 1, end_month=month, progress=False, scale=scale)
     synth_s = time.perf_counter() - t
-    store = open_store(db)
+    store = _open(db)
     t = time.perf_counter()
     ingest_extract(store, extract, config, user="benchmark")
     ingest_s = time.perf_counter() - t
@@ -62,12 +69,14 @@ def measure_size(
     floor_step = measure.timed(
         "floor", lambda i: floor.run(store.con, month), max(repeat, 3), log=log
     )
-    first = str(Month.parse(month).shift(-(backfill_months - 1)))
-    t = time.perf_counter()
-    backfill(store, first, month, config, user="benchmark")
-    backfill_s = time.perf_counter() - t
-    log(f"  backfill {backfill_months}: {backfill_s:.1f} s")
     store.close()
+    first = str(Month.parse(month).shift(-(backfill_months - 1)))
+    # in a child process, stopped if the shared machine runs short of memory (see run.py)
+    res = _backfill_in_child(db, first, month, backfill_timeout, min_available_gb)
+    backfill_s = res["seconds"]
+    log(
+        f"  backfill {backfill_months}: {backfill_s if backfill_s is None else round(backfill_s, 1)} s"
+    )
     _remove_db(db)
     return {
         "million_target": million,
@@ -79,8 +88,9 @@ def measure_size(
         "month_run_s": round(month_step.median, 4),
         "month_run_runs_s": [round(x, 4) for x in month_step.times],
         "floor_month_run_s": round(floor_step.median, 4),
-        "backfill_120_s": round(backfill_s, 3),
+        "backfill_120_s": round(backfill_s, 3) if backfill_s is not None else None,
         "backfill_months": backfill_months,
+        "backfill": {k: v for k, v in res.items() if k != "seconds"},
         "loadavg": measure.loadavg(),
     }
 
@@ -99,7 +109,23 @@ def plot(data: dict[str, Any], out: Path) -> None:
     ax1.axhline(10, color="grey", linestyle=":", label="SPEC national target (10 s)")
     ax1.set_title("One month run")
     ax1.set_ylabel("seconds")
-    ax2.plot(x, [p["backfill_120_s"] for p in points], "o-", color="C2", label="harmrank")
+    done = [p for p in points if p["backfill_120_s"] is not None]
+    ax2.plot(
+        [p["crimes"] / 1e6 for p in done],
+        [p["backfill_120_s"] for p in done],
+        "o-",
+        color="C2",
+        label="harmrank",
+    )
+    for p in points:
+        if p["backfill_120_s"] is None:  # stopped: mark where, with the months it had done
+            ax2.annotate(
+                f"stopped ({p['backfill'].get('months_done')} months done)",
+                (p["crimes"] / 1e6, 0),
+                fontsize=7,
+                rotation=90,
+                va="bottom",
+            )
     ax2.axhline(900, color="grey", linestyle=":", label="SPEC national target (15 min)")
     ax2.set_title(f"Backfill of {points[0].get('backfill_months', 120)} months")
     for ax in (ax1, ax2):
@@ -132,7 +158,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, default=HERE / "work" / "scaling")
     p.add_argument("--out-dir", type=Path, default=HERE / "results")
     p.add_argument("--plot-only", action="store_true", help="redraw from scaling.json")
+    p.add_argument("--backfill-timeout", type=float, default=1800.0)
+    p.add_argument("--min-available-gb", type=float, default=2.0)
+    p.add_argument(
+        "--duckdb-memory-limit",
+        default="12GB",
+        help="DuckDB memory_limit for the stores ('none' for DuckDB's default); default 12GB",
+    )
     args = p.parse_args(argv)
+    if args.duckdb_memory_limit.lower() != "none":
+        os.environ[MEMORY_LIMIT_ENV] = args.duckdb_memory_limit
     data_file = args.out_dir / "scaling.json"
     if not args.plot_only:
         points = []
@@ -145,11 +180,14 @@ def main(argv: list[str] | None = None) -> int:
                     args.repeat,
                     args.work,
                     args.backfill_months,
+                    args.backfill_timeout,
+                    args.min_available_gb,
                 )
             )
         data = {
             "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "machine": measure.machine(),
+            "duckdb_memory_limit": os.environ.get(MEMORY_LIMIT_ENV),
             "points": points,
         }
         args.out_dir.mkdir(parents=True, exist_ok=True)
