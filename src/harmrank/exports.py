@@ -7,7 +7,6 @@ Every export is marked OFFICIAL-SENSITIVE and carries the decision-support notic
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date
 from decimal import Decimal
@@ -106,13 +105,23 @@ def list_rows(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _csv_field(value: Any) -> str:
+    """RFC 4180 quoting. Python's ``csv`` module with ``\n`` line endings leaves a field holding
+    a bare carriage return unquoted, and a spreadsheet then starts a new row (and a new,
+    unneutralised cell) at it: every field holding a separator, a quote or either line-break
+    character is quoted here."""
+    text = str(value)
+    if any(ch in text for ch in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
     out = io.StringIO()
     out.write(f"# {MARKING}. {NOTICE}\n")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    out.write(",".join(_csv_field(c) for c in columns) + "\n")
     for r in rows:
-        writer.writerow([_cell(r.get(c)) for c in columns])
+        out.write(",".join(_csv_field(_cell(r.get(c))) for c in columns) + "\n")
     return out.getvalue()
 
 
@@ -120,11 +129,16 @@ def lists_csv(objects: list[dict[str, Any]]) -> str:
     return _csv(list_rows(objects), LIST_COLUMNS)
 
 
+def _one_line(value: str) -> str:
+    """A value inside the comment line above the table: no line break can end the comment."""
+    return " ".join(safe_text(value).splitlines())
+
+
 def history_csv(history: dict[str, Any]) -> str:
     rows = [{**m} for m in history["months"]]
     return _csv(rows, HISTORY_COLUMNS).replace(
         f"# {MARKING}. {NOTICE}\n",
-        f"# {MARKING}. {NOTICE} Nominal {safe_text(history['nominal_id'])}\n",
+        f"# {MARKING}. {NOTICE} Nominal {_one_line(history['nominal_id'])}\n",
         1,
     )
 

@@ -8,6 +8,7 @@ be written, nothing is disclosed: the answer becomes a 503.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from harmrank import audit
 from harmrank.store import Store
 
 SCOPE_KEY = "harmrank.consultation"
+_CONVERTER = re.compile(r"\{(\w+):\w+\}")
 API_PREFIX = "/api/v1"
 _MAX_VALUE = 200
 _MAX_JUSTIFICATION = 1000
@@ -82,6 +84,7 @@ def record(store: Store, request: Request, status: int) -> str:
     c = of(request)
     route = request.scope.get("route")
     template = getattr(route, "path", None) or request.url.path
+    template = _CONVERTER.sub(r"{\1}", template)  # `{nominal_id:path}` is `{nominal_id}`
     if request.url.path.startswith(API_PREFIX) and not template.startswith(API_PREFIX):
         template = API_PREFIX + template  # a route of an included router knows its own path
     params = request.scope.get("path_params") or {}

@@ -20,10 +20,15 @@ MonthPath = Annotated[
 ]
 
 
+def file_name_part(text: str) -> str:
+    """Text made safe for a download's file name: ASCII letters and digits only (a header
+    value is Latin-1, so ``Ł`` or ``Ž``, letters to ``str.isalnum``, would fail the response)."""
+    return "".join(ch if ch.isascii() and ch.isalnum() else "_" for ch in text)
+
+
 def download_name(month: str, lpa: str | None, kind: str | None, ext: str) -> str:
     parts = ["harmrank", month, lpa or "lists", kind or "all"]
-    safe = "-".join("".join(ch if ch.isalnum() else "_" for ch in p) for p in parts)
-    return f"{safe}.{ext}"
+    return "-".join(file_name_part(p) for p in parts) + f".{ext}"
 
 
 @router.get(

@@ -19,8 +19,10 @@ from harmrank.api.deps import (
 from harmrank.api.responses import JUSTIFICATION, NOT_FOUND, PROTECTED, ExactJSONResponse
 from harmrank.api.schemas import MONTH_PATTERN, ExplanationPublic, HistoryPublic
 
+# `:path`: a nominal id may hold a slash (PNC-style ids such as `01/123456A`), which a client
+# sends as %2F and the server decodes before routing. The id is only ever a lookup key.
 router = APIRouter(
-    prefix="/nominals/{nominal_id}",
+    prefix="/nominals/{nominal_id:path}",
     tags=["nominals"],
     responses={**PROTECTED, **JUSTIFICATION, **NOT_FOUND},
 )

@@ -31,7 +31,7 @@ from harmrank.api.access import (
 from harmrank.api.charts import history_svg
 from harmrank.api.deps import ConfigDep, ConsultationDep, StateDep, StoreDep
 from harmrank.api.responses import XLSX
-from harmrank.api.routers.lists import download_name
+from harmrank.api.routers.lists import download_name, file_name_part
 from harmrank.api.schemas import MONTH_PATTERN
 from harmrank.api.security import (
     Permission,
@@ -405,7 +405,39 @@ NominalPath = Annotated[str, Path(min_length=1, max_length=200)]
 JustificationQuery = Annotated[str | None, Query(max_length=2000)]
 
 
-@router.get("/nominals/{nominal_id}", response_class=HTMLResponse)
+# `:path` on both (a nominal id may hold a slash, see routers/nominals.py); the download is
+# declared first so that `…/history.csv` is never read as part of an id.
+@router.get("/nominals/{nominal_id:path}/history.csv")
+def nominal_history_csv(
+    store: StoreDep,
+    config: ConfigDep,
+    session: SessionDep,
+    c: ConsultationDep,
+    nominal_id: NominalPath,
+    justification: JustificationQuery = None,
+) -> Response:
+    access.require(session.principal, Permission.DOWNLOAD)
+    result = access.read_history(
+        store,
+        config,
+        session.principal,
+        c,
+        nominal_id=nominal_id,
+        first=None,
+        last=None,
+        justification=justification,
+        where="query",
+    )
+    c.detail["format"] = "csv"
+    name = "harmrank-history-" + file_name_part(nominal_id)
+    return Response(
+        history_csv(result).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+@router.get("/nominals/{nominal_id:path}", response_class=HTMLResponse)
 def nominal_page(
     state: StateDep,
     store: StoreDep,
@@ -484,36 +516,6 @@ def nominal_page(
         history=hist,
         chart=history_svg(hist["months"]) if hist is not None else Markup(""),
         title=f"Nominal {nominal_id}",
-    )
-
-
-@router.get("/nominals/{nominal_id}/history.csv")
-def nominal_history_csv(
-    store: StoreDep,
-    config: ConfigDep,
-    session: SessionDep,
-    c: ConsultationDep,
-    nominal_id: NominalPath,
-    justification: JustificationQuery = None,
-) -> Response:
-    access.require(session.principal, Permission.DOWNLOAD)
-    result = access.read_history(
-        store,
-        config,
-        session.principal,
-        c,
-        nominal_id=nominal_id,
-        first=None,
-        last=None,
-        justification=justification,
-        where="query",
-    )
-    c.detail["format"] = "csv"
-    name = "harmrank-history-" + "".join(ch if ch.isalnum() else "_" for ch in nominal_id)
-    return Response(
-        history_csv(result).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 
 
