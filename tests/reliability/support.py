@@ -164,10 +164,14 @@ def _wait_for(marker: Path, process: subprocess.Popen[bytes], timeout: float) ->
     raise AssertionError(f"no {marker.name} within {timeout} s; stderr:\n{err[-6000:]}")
 
 
-def _kill(process: subprocess.Popen[bytes]) -> None:
+def _kill(process: subprocess.Popen[bytes]) -> bool:
+    """SIGKILL; whether it was the kill that ended the process (it may just have finished)."""
     process.send_signal(signal.SIGKILL)
     process.wait(30)
-    assert process.returncode == -signal.SIGKILL
+    if process.returncode == 0:
+        return False
+    assert process.returncode == -signal.SIGKILL, process.returncode
+    return True
 
 
 def kill_at_statement(args: list[str], work: Path, n: int, timeout: float = 120) -> list[str]:
@@ -188,7 +192,7 @@ def kill_at_statement(args: list[str], work: Path, n: int, timeout: float = 120)
     )
     try:
         assert _wait_for(marker, process, timeout) == f"paused {n}"
-        _kill(process)
+        assert _kill(process)  # paused: it cannot have finished
     finally:
         if process.poll() is None:
             process.kill()
@@ -219,8 +223,7 @@ def kill_after_delay(
             err = process.stderr.read().decode() if process.stderr else ""
             assert process.returncode == 0, err
             return False
-        _kill(process)
-        return True
+        return _kill(process)
     finally:
         if process.poll() is None:
             process.kill()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,12 +34,14 @@ import pytest
 from typer.testing import CliRunner
 
 from harmrank import audit
+from harmrank.api.security import mint_token
 from harmrank.cli import app
 from harmrank.scoring import runs_table
 from harmrank.scoring.months import Month, month_range
-from harmrank.store import open_store
+from harmrank.store import open_store, server_file
 
 from .conftest import END
+from .load import request, serve
 from .support import (
     EXTRACT_TABLES,
     RUN_CHILD_TABLES,
@@ -171,7 +174,10 @@ _REFERENCES: dict[str, Reference] = {}
 
 @pytest.fixture
 def reference(request, extracts, base_dbs, tmp_path_factory) -> Reference:
-    name = request.param
+    return _reference(request.param, extracts, base_dbs, tmp_path_factory)
+
+
+def _reference(name, extracts, base_dbs, tmp_path_factory) -> Reference:
     if name not in _REFERENCES:
         scenario = SCENARIOS[name]
         work = tmp_path_factory.mktemp(f"reference-{name}")
@@ -337,3 +343,67 @@ def test_killed_after_a_sweep_of_delays(reference: Reference, tmp_path: Path) ->
         outcomes.append((killed, committed))
         _rerun_and_compare(db, ref, committed)
     print(f"{ref.scenario.name}: work {work:.3f} s; (killed, committed) per delay: {outcomes}")
+
+
+# ------------------------------------------------------------------ a killed server ----
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.0, 0.4])
+def test_the_server_killed_during_a_run_started_over_the_api(
+    extracts, base_dbs, tmp_path_factory, tmp_path, delay
+) -> None:
+    """``harmrank serve`` SIGKILLed (as the OOM killer would) while a run it started is being
+    scored: the database opens, the run is all there or not there at all, the server file it
+    left does not block anyone, and a new server runs the month to the same lists."""
+    ref = _reference("run", extracts, base_dbs, tmp_path_factory)
+    db = _fresh_copy(ref, tmp_path)
+    with open_store(db) as store:
+        token, _ = mint_token(store, user="sup", roles=["supervisor"], created_by="t")
+    before = _visible(db_state(db, ALL_TABLES))["runs"]
+    with serve(db, tmp_path / "server1.log") as server:
+        status, body = request(server, "POST", "/api/v1/runs", token=token, body={"month": END})
+        assert status == 202, body
+        job = json.loads(body)["job_id"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until the worker has taken the run
+            state = json.loads(request(server, "GET", f"/api/v1/runs/jobs/{job}", token=token)[1])
+            if state["state"] != "queued":
+                break
+            time.sleep(0.01)
+        time.sleep(delay)
+        server.process.kill()
+        server.process.wait(30)
+    assert server_file(db).exists()  # left behind by the killed server
+    # the next command is not refused: the stale file names a process that holds nothing
+    listed = CliRunner().invoke(app, ["runs", "--format", "json", "--db", str(db)])
+    assert listed.exit_code == 0, listed.output
+    with open_store(db) as store:
+        assert audit.verify(store).ok
+    runs = _visible(db_state(db, ALL_TABLES))["runs"]
+    made = [r for r in runs if r not in before]
+    assert len(made) <= 1
+    print(f"server killed {delay} s into the run: the run was {'made' if made else 'not made'}")
+    with open_store(db) as store:
+        for table in RUN_CHILD_TABLES:
+            orphans = store.scalar(
+                f"SELECT count(*) FROM {table} WHERE run_id NOT IN (SELECT run_id FROM runs)"
+            )
+            assert orphans == 0, table
+        if made:  # all of it: as many rows as the same run made by the command line
+            run_id = made[0][0]
+            for table in RUN_CHILD_TABLES:
+                expected = sum(1 for row in ref.after[table] if row[0] == run_id)
+                count = store.scalar(f"SELECT count(*) FROM {table} WHERE run_id = ?", [run_id])
+                assert count == expected, table
+    # a new server on the same database runs the month again, to the same lists
+    with serve(db, tmp_path / "server2.log") as server:
+        status, body = request(server, "POST", "/api/v1/runs", token=token, body={"month": END})
+        assert status == 202, body
+        job = json.loads(body)["job_id"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            state = json.loads(request(server, "GET", f"/api/v1/runs/jobs/{job}", token=token)[1])
+            if state["state"] in ("done", "failed"):
+                break
+            time.sleep(0.05)
+        assert state["state"] == "done", state
+    assert without_run_ids(all_lists(db, [END])) == without_run_ids(ref.lists)
