@@ -41,7 +41,8 @@ def main() -> None:
         typer.echo(f"harmrank: {failure or e}", err=True)
         sys.exit(2)
     except BrokenPipeError:  # the reader went away (`harmrank top10 … | head`): not an error
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
+        # (the Python documentation's recipe: nothing more reaches the closed pipe at exit)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""
