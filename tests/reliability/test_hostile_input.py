@@ -185,7 +185,7 @@ def _reconciles(report: dict, quarantine: list[tuple]) -> None:
 
 
 @settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -273,7 +273,7 @@ def broken_line(draw: st.DrawFn, i: int) -> str:
     return ",".join(fields)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_records_that_are_not_csv_are_quarantined_one_by_one(data: st.DataObject) -> None:
     """Stray quotes, bare carriage returns and wrong field counts spoil their own record only:

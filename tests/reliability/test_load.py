@@ -12,7 +12,7 @@ from harmrank.store import open_store
 
 from .load import prepare_database, run_load, serve
 
-READERS, REQUESTS, RUNS = 16, 40, 3
+READERS, REQUESTS, RUNS = 16, 30, 3
 
 
 @pytest.mark.slow
