@@ -17,7 +17,8 @@ from harmrank.store import Store
 class _Cursor(Store):
     def __init__(self, shared: SharedStore) -> None:
         with shared.lock:
-            super().__init__(shared.con.cursor(), shared.path)
+            # the open database's shared state (caches of immutable data) goes with the cursor
+            super().__init__(shared.con.cursor(), shared.path, shared.shared)
         self._shared = shared
 
     def close(self) -> None:
@@ -31,7 +32,7 @@ class SharedStore(Store):
     a lock."""
 
     def __init__(self, store: Store) -> None:
-        super().__init__(store.con, store.path)
+        super().__init__(store.con, store.path, store.shared)
         self.lock = threading.Lock()
 
     def cursor(self) -> Store:
