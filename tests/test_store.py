@@ -129,6 +129,25 @@ def test_a_database_of_a_newer_harmrank_is_refused(tmp_path):
         open_store(db)
 
 
+def test_a_database_of_an_earlier_layout_is_refused_without_touching_it(tmp_path):
+    db = tmp_path / "h.duckdb"
+    with open_store(db) as store:
+        store.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION - 1)]
+        )
+        tables_before = store.frame("SELECT table_name FROM duckdb_tables() ORDER BY 1")
+    with pytest.raises(StoreError, match="written by an earlier harmrank .* new database"):
+        open_store(db)
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        after = con.sql("SELECT table_name FROM duckdb_tables() ORDER BY 1").pl()
+        assert after.equals(tables_before)
+    finally:
+        con.close()
+
+
 def test_read_only_needs_an_existing_database(tmp_path):
     with pytest.raises(StoreError, match="no such database; run `harmrank ingest` first"):
         open_store(tmp_path / "none.duckdb", read_only=True)

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: integer nominal keys, pending backfill runs, one repeat row per suspect
 DEFAULT_DB = "harmrank.duckdb"
 
 
@@ -197,17 +197,23 @@ class Store:
     def ensure_schema(self) -> None:
         with self.transaction():
             self.con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR)")
-            for _name, sql in _schema_files():
-                self.con.execute(sql)
             current = self.scalar("SELECT value FROM meta WHERE key = 'schema_version'")
-            if current is None:
-                self.con.execute(
-                    "INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-                )
-            elif int(current) > SCHEMA_VERSION:
+            if current is not None and int(current) > SCHEMA_VERSION:
                 raise StoreError(
                     f"the database was written by a newer harmrank (schema {current}, "
                     f"this one reads {SCHEMA_VERSION}); upgrade harmrank"
+                )
+            if current is not None and int(current) < SCHEMA_VERSION:
+                raise StoreError(
+                    f"the database was written by an earlier harmrank (schema {current}, this "
+                    f"one reads {SCHEMA_VERSION}) whose tables are laid out differently: ingest "
+                    "the extracts again into a new database (--db) and re-run the months"
+                )
+            for _name, sql in _schema_files():
+                self.con.execute(sql)
+            if current is None:
+                self.con.execute(
+                    "INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
                 )
 
 

@@ -311,7 +311,11 @@ def nominal_lpas(store: Store, nominal_id: str) -> set[str]:
     nkey = nominal_key(store, nominal_id)
     if nkey is None:
         return set()
-    rows = store.execute("SELECT DISTINCT lpa FROM run_scores WHERE nkey = ?", [nkey]).fetchall()
+    rows = store.execute(
+        "SELECT DISTINCT s.lpa FROM run_scores s JOIN runs r ON r.run_id = s.run_id "
+        f"WHERE s.nkey = ? AND r.{_READABLE}",
+        [nkey],
+    ).fetchall()
     return {r[0] for r in rows}
 
 

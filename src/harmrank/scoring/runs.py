@@ -380,9 +380,12 @@ def approve_runs(
     missing = [r for r in run_ids if r not in found]
     if missing:
         raise RunError(f"no such run: {', '.join(missing)}")
-    not_draft = [r for r in run_ids if found[r][0] != "draft"]
-    if not_draft:
-        raise RunError(f"already approved: {', '.join(not_draft)}")
+    approved = [r for r in run_ids if found[r][0] == "approved"]
+    if approved:
+        raise RunError(f"already approved: {', '.join(approved)}")
+    pending = [r for r in run_ids if found[r][0] != "draft"]
+    if pending:
+        raise RunError(f"not complete (a backfill still under way or stopped): {', '.join(pending)}")
     own = [r for r in run_ids if found[r][1] == by]
     if own:
         raise RunError(
