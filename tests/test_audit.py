@@ -200,3 +200,14 @@ def test_an_append_is_kept_when_the_callers_transaction_rolls_back(store):
         audit.append(store, user="u", action="read")
         raise RuntimeError("the request failed")
     assert audit.verify(store).records == 1
+
+
+def test_an_append_after_records_written_behind_its_back_chains_to_the_real_head(logged):
+    """The head this process last appended is remembered; a record written to the log by other
+    means (here: by hand) is found, not overwritten or forked from."""
+    audit.append(logged, user="a", action="read")
+    logged.execute("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)")
+    audit.append(logged, user="b", action="read")
+    assert audit.verify(logged).ok
+    seqs = [r[0] for r in logged.execute("SELECT seq FROM audit_log ORDER BY seq").fetchall()]
+    assert seqs == list(range(1, len(seqs) + 1))

@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from harmrank import audit
 from harmrank.store import (
     SCHEMA_VERSION,
     StoreBusy,
@@ -226,3 +227,46 @@ def test_a_cursor_sees_committed_data(tmp_path):
             assert cursor.path == store.path
         finally:
             cursor.close()
+
+
+# -- caches of things that can change ---------------------------------------------------------
+def test_a_cached_value_is_reused_until_a_change_is_committed(tmp_path):
+    store = open_store(tmp_path / "h.duckdb")
+    calls: list[int] = []
+
+    def count() -> int:
+        calls.append(1)
+        return int(store.scalar("SELECT count(*) FROM meta"))
+
+    first = store.cached("meta", None, count)
+    assert store.cached("meta", None, count) == first and len(calls) == 1
+    with store.transaction():
+        store.execute("INSERT INTO meta VALUES ('k', 'v')")
+    assert store.cached("meta", None, count) == first + 1 and len(calls) == 2
+
+
+def test_a_rolled_back_transaction_or_an_audit_record_keeps_the_cache(tmp_path):
+    store = open_store(tmp_path / "h.duckdb")
+    calls: list[int] = []
+    store.cached("k", 1, lambda: calls.append(1))
+    with pytest.raises(RuntimeError), store.transaction():
+        store.execute("INSERT INTO meta VALUES ('k', 'v')")
+        raise RuntimeError("stop")
+    audit.append(store, user="u", action="read")
+    store.cached("k", 1, lambda: calls.append(1))
+    assert len(calls) == 1
+
+
+def test_a_change_through_another_cursor_or_store_of_the_same_file_invalidates(tmp_path):
+    path = tmp_path / "h.duckdb"
+    store = open_store(path)
+    cur = store.cursor()
+    seen = store.cached("n", None, lambda: store.scalar("SELECT count(*) FROM meta"))
+    with cur.transaction():
+        cur.execute("INSERT INTO meta VALUES ('k', 'v')")
+    assert store.cached("n", None, lambda: store.scalar("SELECT count(*) FROM meta")) == seen + 1
+    other = open_store(path)  # the same file opened again in this process
+    with other.transaction():
+        other.execute("INSERT INTO meta VALUES ('k2', 'v')")
+    assert store.cached("n", None, lambda: store.scalar("SELECT count(*) FROM meta")) == seen + 2
+    other.close()

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -105,6 +107,21 @@ def _schema_files() -> list[tuple[str, str]]:
     return files
 
 
+# Every committed change to a database file bumps its generation in this process. Caches of
+# things that can change (which run a month reads, a token's state) are tagged with the
+# generation they were read at and are used only while it holds. A database opened for writing
+# is held by one process alone (DuckDB's lock), so a change made elsewhere can only come
+# before an open, which bumps the generation too.
+_GENERATIONS: dict[str, int] = {}
+_GENERATIONS_LOCK = threading.Lock()
+_CACHE_SIZE = 1024  # entries per cache
+
+
+def _bump(key: str) -> None:
+    with _GENERATIONS_LOCK:
+        _GENERATIONS[key] = _GENERATIONS.get(key, 0) + 1
+
+
 class Store:
     """A connection to a harmrank database, with its schema in place."""
 
@@ -120,6 +137,11 @@ class Store:
         # State shared by every cursor of one open database (this process holds it alone):
         # caches of immutable things, such as a run's published lists and the audit head.
         self.shared: dict[str, Any] = shared if shared is not None else {}
+        if "generation_key" not in self.shared:
+            self.shared["generation_key"] = (
+                str(path.resolve()) if path is not None else f":memory:{id(self.shared)}"
+            )
+            self.shared["cache_lock"] = threading.Lock()
 
     # -- connection -----------------------------------------------------------------------
     def close(self) -> None:
@@ -134,6 +156,37 @@ class Store:
     def cursor(self) -> Store:
         """A store on a new cursor of the same database (one per thread)."""
         return Store(self.con.cursor(), self.path, self.shared)
+
+    # -- caches ---------------------------------------------------------------------------
+    @property
+    def generation(self) -> int:
+        """How many changes this process has committed to the database (see ``cached``)."""
+        return _GENERATIONS.get(self.shared["generation_key"], 0)
+
+    def changed(self) -> None:
+        """Invalidate every cache of the database (called after each committed change)."""
+        _bump(self.shared["generation_key"])
+
+    def cached(self, name: str, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()``, or its value from the last call with the same ``name`` and ``key``
+        when no change has been committed to the database since (results must not be
+        mutated by the caller)."""
+        generation = self.generation  # read before computing: a change meanwhile invalidates
+        lock = self.shared["cache_lock"]
+        with lock:
+            cache: OrderedDict[Any, tuple[int, Any]] = self.shared.setdefault(
+                f"cache:{name}", OrderedDict()
+            )
+            hit = cache.get(key)
+            if hit is not None and hit[0] == generation:
+                cache.move_to_end(key)
+                return hit[1]
+        value = compute()
+        with lock:
+            cache[key] = (generation, value)
+            while len(cache) > _CACHE_SIZE:
+                cache.popitem(last=False)
+        return value
 
     # -- queries --------------------------------------------------------------------------
     def execute(
@@ -161,7 +214,8 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
-        """All or nothing: commit on success, roll back on any error (nesting joins the outer)."""
+        """All or nothing: commit on success, roll back on any error (nesting joins the outer).
+        A committed transaction invalidates the caches of :meth:`cached`."""
         if self._in_tx:
             yield self
             return
@@ -186,6 +240,8 @@ class Store:
                 if failure is not None:
                     raise failure from None
                 raise
+            finally:
+                self.changed()  # after a failed COMMIT too: nothing cached is trusted
 
     def _rollback(self) -> None:
         try:
@@ -259,6 +315,7 @@ def open_store(path: str | Path | None = None, *, read_only: bool = False) -> St
     except duckdb.Error as e:
         raise StoreError(f"{db_path}: not a harmrank (DuckDB) database or damaged: {e}") from None
     store = Store(_quiet(con), db_path)
+    store.changed()  # another process may have changed the file since this one last had it
     if not read_only:
         store.ensure_schema()
         # a change committed by a process that was killed before logging it gets its record

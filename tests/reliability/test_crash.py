@@ -131,17 +131,19 @@ def _begin_before(statements: list[str], k: int) -> int:
     return max(i for i in range(1, k) if statements[i - 1].startswith("BEGIN"))
 
 
+_AUDIT_HEAD_READS = ("SELECT seq, hash FROM audit_log", "SELECT count(*), max(hash) FROM audit_log")
+
+
 def _work_span(statements: list[str]) -> tuple[int, int, list[int]]:
     """Where the command's work starts (the first statement after opening the database), the
     COMMIT that makes it visible (the last before the final audit append) and the COMMITs of
     the work before that one."""
     numbered = list(enumerate(statements, start=1))
     opened = next(i for i, s in numbered if s.startswith("COMMIT"))  # the schema check
-    audit_begin = max(
-        i
-        for i, s in numbered[:-1]
-        if s.startswith("BEGIN") and statements[i].startswith("SELECT seq, hash FROM audit_log")
-    )
+    # the final audit append: its INSERT, after the statements reading the log's head
+    audit_begin = max(i for i, s in numbered if s.startswith("INSERT INTO audit_log"))
+    while statements[audit_begin - 2].startswith(_AUDIT_HEAD_READS):
+        audit_begin -= 1
     commits = [i for i, s in numbered if s.startswith("COMMIT") and opened < i < audit_begin]
     assert commits, statements
     return opened + 1, commits[-1], commits[:-1]

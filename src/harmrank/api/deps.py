@@ -1,4 +1,7 @@
-"""Dependencies of the routes, as aliases so that each route is a few lines."""
+"""Dependencies of the routes, as aliases so that each route is a few lines.
+
+Those that only read the request are ``async``: FastAPI runs them on the event loop instead
+of handing each to a worker thread (a thread hop per dependency per request)."""
 
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ _bearer = HTTPBearer(
 )
 
 
-def get_state(request: Request) -> ServerState:
+async def get_state(request: Request) -> ServerState:
     state: ServerState = request.app.state.harmrank
     return state
 
@@ -36,7 +39,7 @@ def get_state(request: Request) -> ServerState:
 StateDep = Annotated[ServerState, Depends(get_state)]
 
 
-def get_config(state: StateDep) -> Config:
+async def get_config(state: StateDep) -> Config:
     return state.settings.config
 
 
@@ -55,7 +58,7 @@ def get_store(state: StateDep) -> Iterator[Store]:
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-def get_consultation(request: Request) -> Consultation:
+async def get_consultation(request: Request) -> Consultation:
     return consultation_mod.of(request)
 
 
@@ -127,7 +130,7 @@ class Allowed:
     def __init__(self, permission: Permission) -> None:
         self.permission = permission
 
-    def __call__(self, principal: PrincipalDep, request: Request) -> Principal:
+    async def __call__(self, principal: PrincipalDep, request: Request) -> Principal:
         require(principal, self.permission)
         reject_unknown_query(request)
         return principal
@@ -143,7 +146,7 @@ RunApproverDep = Annotated[Principal, Depends(Allowed(Permission.APPROVE_RUNS))]
 AuditReaderDep = Annotated[Principal, Depends(Allowed(Permission.READ_AUDIT))]
 
 
-def stated_justification(
+async def stated_justification(
     config: ConfigDep,
     consultation: ConsultationDep,
     x_justification: Annotated[

@@ -31,6 +31,10 @@ class ExactJSONResponse(JSONResponse):
     timestamps with their UTC offset."""
 
     def render(self, content: Any) -> bytes:
+        return self.encode(content)
+
+    @staticmethod
+    def encode(content: Any) -> bytes:
         return jsonout.dumps(as_utc(content)).encode("utf-8")
 
 

@@ -355,7 +355,13 @@ def authenticate(store: Store, token: str, now: datetime | None = None) -> Princ
     one (the caller answers all four alike)."""
     if not _TOKEN_RE.match(token):
         return None
-    row = store.one(f"SELECT {_TOKEN_COLS} FROM api_tokens WHERE token_hash = ?", [_sha256(token)])
+    digest = _sha256(token)
+    # kept until the next change to the database (a token revoked is a change)
+    row = store.cached(
+        "token",
+        digest,
+        lambda: store.one(f"SELECT {_TOKEN_COLS} FROM api_tokens WHERE token_hash = ?", [digest]),
+    )
     if row is None:
         return None
     info = _token_info(row)

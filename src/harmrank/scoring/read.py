@@ -53,7 +53,18 @@ def _run_row(row: tuple[Any, ...]) -> RunRow:
 
 
 def read_run(store: Store, month: str, config: Config, run_id: str | None = None) -> RunRow:
-    """The run that reads use for ``month`` (or the named run, which must be of that month)."""
+    """The run that reads use for ``month`` (or the named run, which must be of that month).
+
+    Kept in memory until the next change to the database (a new run, an approval)."""
+    approved_only = config.review.required
+    return store.cached(  # type: ignore[no-any-return]
+        "read_run",
+        (month, approved_only, run_id),
+        lambda: _read_run(store, month, approved_only, run_id),
+    )
+
+
+def _read_run(store: Store, month: str, approved_only: bool, run_id: str | None) -> RunRow:
     if run_id is not None:
         row = store.one(
             f"SELECT {_RUN_COLS} FROM runs WHERE run_id = ? AND month = ? AND {_READABLE}",
@@ -62,7 +73,6 @@ def read_run(store: Store, month: str, config: Config, run_id: str | None = None
         if row is None:
             raise NotFound(f"no run {run_id} for {month}")
         return _run_row(row)
-    approved_only = config.review.required
     row = store.one(
         f"SELECT {_RUN_COLS} FROM runs WHERE month = ? AND {_READABLE} "
         "AND (NOT ? OR status = 'approved') "
@@ -263,6 +273,43 @@ def list_objects(
     ]
 
 
+@dataclass(frozen=True)
+class _ReadableRun:
+    run_id: str
+    month: str
+    seq: int
+    status: str
+    top_n: int
+
+
+def _readable_runs(store: Store) -> dict[str, _ReadableRun]:
+    """Every run that reads may use (draft or approved), by id; kept until the next change."""
+
+    def read() -> dict[str, _ReadableRun]:
+        rows = store.execute(
+            f"SELECT run_id, month, seq, status, top_n FROM runs WHERE {_READABLE}"
+        ).fetchall()
+        return {r[0]: _ReadableRun(*r) for r in rows}
+
+    return store.cached("readable_runs", None, read)  # type: ignore[no-any-return]
+
+
+_SCORE_COLS = "run_id, harm, frequency, victims, lpa, harm_rank, frequency_rank, repeat_suspect"
+
+
+def _scored_rows(store: Store, nkey: int) -> list[tuple[Any, ...]]:
+    """A nominal's rows in ``run_scores``, every run (one scan: the access check and the
+    history of one request share it)."""
+    return store.cached(  # type: ignore[no-any-return]
+        "scored_rows",
+        nkey,
+        # a literal key, so that the filter prunes the scan by each row group's key range
+        lambda: store.execute(
+            f"SELECT {_SCORE_COLS} FROM run_scores WHERE nkey = {int(nkey)}"
+        ).fetchall(),
+    )
+
+
 def history(
     store: Store,
     nominal_id: str,
@@ -271,39 +318,55 @@ def history(
     first: str | None = None,
     last: str | None = None,
 ) -> dict[str, Any]:
-    """One row per month in which the nominal is scored, from the run reads use for that month."""
+    """One row per month in which the nominal is scored, from the run reads use for that month
+    (the latest run of the month; the latest approved one where review is required)."""
     first = str(Month.parse(first)) if first else "0000-01"
     last = str(Month.parse(last)) if last else "9999-12"
     nkey = nominal_key(store, nominal_id)
     if nkey is None:
         return {"nominal_id": nominal_id, "months": []}
-    rows = store.frame(
-        """
-        WITH used AS (
-            SELECT run_id, month, top_n FROM (
-                SELECT run_id, month, top_n,
-                       row_number() OVER (PARTITION BY month ORDER BY seq DESC) AS k
-                FROM runs
-                WHERE month BETWEEN ? AND ? AND status IN ('draft', 'approved')
-                  AND (NOT ? OR status = 'approved')
-            ) WHERE k = 1
+    used: dict[str, _ReadableRun] = {}
+    for run in _readable_runs(store).values():
+        if not first <= run.month <= last:
+            continue
+        if config.review.required and run.status != "approved":
+            continue
+        if run.month not in used or run.seq > used[run.month].seq:
+            used[run.month] = run
+    by_run = {run.run_id: run for run in used.values()}
+    months = []
+    for run_id, harm, frequency, victims, lpa, harm_rank, frequency_rank, repeat in _scored_rows(
+        store, nkey
+    ):
+        used_run = by_run.get(run_id)
+        if used_run is None:
+            continue
+        months.append(
+            {
+                "month": used_run.month,
+                "harm": harm,
+                "frequency": frequency,
+                "victims": victims,
+                "lpa": lpa,
+                "harm_rank": harm_rank,
+                "frequency_rank": frequency_rank,
+                "on_harm_list": harm_rank is not None and harm_rank <= used_run.top_n,
+                "on_frequency_list": frequency_rank <= used_run.top_n,
+                "repeat_suspect": repeat,
+            }
         )
-        SELECT u.month, s.harm, s.frequency, s.victims, s.lpa, s.harm_rank, s.frequency_rank,
-               coalesce(s.harm_rank <= u.top_n, false) AS on_harm_list,
-               s.frequency_rank <= u.top_n AS on_frequency_list,
-               s.repeat_suspect
-        FROM run_scores s JOIN used u ON s.run_id = u.run_id
-        WHERE s.nkey = ?
-        ORDER BY u.month
-        """,
-        [first, last, config.review.required, nkey],
-    )
-    return {"nominal_id": nominal_id, "months": rows.to_dicts()}
+    months.sort(key=lambda m: m["month"])
+    return {"nominal_id": nominal_id, "months": months}
 
 
 def nominal_key(store: Store, nominal_id: str) -> int | None:
     """The nominal's integer key (``None`` for a nominal never linked to a crime)."""
-    return store.scalar("SELECT nkey FROM nominal_keys WHERE nominal_id = ?", [nominal_id])
+    key: int | None = store.cached(
+        "nominal_key",
+        nominal_id,
+        lambda: store.scalar("SELECT nkey FROM nominal_keys WHERE nominal_id = ?", [nominal_id]),
+    )
+    return key
 
 
 def nominal_lpas(store: Store, nominal_id: str) -> set[str]:
@@ -311,12 +374,8 @@ def nominal_lpas(store: Store, nominal_id: str) -> set[str]:
     nkey = nominal_key(store, nominal_id)
     if nkey is None:
         return set()
-    rows = store.execute(
-        "SELECT DISTINCT s.lpa FROM run_scores s JOIN runs r ON r.run_id = s.run_id "
-        f"WHERE s.nkey = ? AND r.{_READABLE}",
-        [nkey],
-    ).fetchall()
-    return {r[0] for r in rows}
+    readable = _readable_runs(store)
+    return {row[4] for row in _scored_rows(store, nkey) if row[0] in readable}
 
 
 def _asof_views(con: Any, nominal_id: str, load_id: int) -> Sources:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
@@ -12,6 +12,7 @@ from harmrank.api.deps import ConfigDep, ConsultationDep, ListReaderDep, StoreDe
 from harmrank.api.responses import NOT_FOUND, PROTECTED, XLSX, ExactJSONResponse
 from harmrank.api.schemas import MONTH_PATTERN, ListPublic
 from harmrank.exports import lists_csv, lists_xlsx
+from harmrank.store import Store
 
 router = APIRouter(prefix="/lists", tags=["lists"], responses={**PROTECTED, **NOT_FOUND})
 
@@ -29,6 +30,13 @@ def file_name_part(text: str) -> str:
 def download_name(month: str, lpa: str | None, kind: str | None, ext: str) -> str:
     parts = ["harmrank", month, lpa or "lists", kind or "all"]
     return "-".join(file_name_part(p) for p in parts) + f".{ext}"
+
+
+def _encoded(store: Store, obj: dict[str, Any]) -> bytes:
+    encoded: bytes = store.cached(
+        "list_json", (obj["run_id"], obj["lpa"], obj["list"]), lambda: ExactJSONResponse.encode(obj)
+    )
+    return encoded
 
 
 @router.get(
@@ -95,6 +103,8 @@ def read_lists(
                 "Content-Disposition": f'attachment; filename="{download_name(month, lpa, kind, "xlsx")}"'
             },
         )
-    if lpa is not None and kind is not None:
-        return ExactJSONResponse(objects[0])
-    return ExactJSONResponse(objects)
+    # a list object is fixed once its run is stored (its status changes only with a change to
+    # the database, which empties the cache): each is encoded once
+    encoded = [_encoded(store, o) for o in objects]
+    body = encoded[0] if lpa is not None and kind is not None else b"[" + b", ".join(encoded) + b"]"
+    return Response(body, media_type="application/json")
