@@ -421,3 +421,41 @@ def test_an_overridden_rasso_set_is_what_the_built_in_rules_count():
     links = [link("C0", "ASSAULT"), link("C1", "ASSAULT"), link("D0", "RAPE"), link("D1", "RAPE")]
     s = score(crimes, links, config=cfg(scoring={"offence_sets": {"rasso": ["8N"]}}))
     assert s.ids("ALL", "repeat") == ["ASSAULT"]
+
+
+class _FileRuleAsPlugin:
+    """A built-in rule file behind the plugin interface, so that the engine takes the path of
+    Python plugins (polars frames) instead of keeping the rule's SQL in DuckDB."""
+
+    def __init__(self, name):
+        from harmrank.scoring.rules import builtin_rules
+
+        self._rule = builtin_rules()[name]
+        self.name, self.version = f"plugin-{name}", "1"
+        self.description = self._rule.description
+
+    def evaluate(self, ctx):
+        return self._rule.evaluate(ctx)
+
+
+def _repeat_lists(s):
+    return [(o["lpa"], o["entries"]) for o in s.objects(kind="repeat")]
+
+
+@pytest.mark.parametrize("name", ["rasso-repeat-interim", "rasso-serial", "matac-serial-da"])
+def test_a_rule_file_gives_the_same_repeat_lists_in_duckdb_as_through_the_plugin_path(
+    monkeypatch, name
+):
+    import harmrank.scoring.rules as rules
+
+    crimes, links, nominals = _matac_rows()
+    more_crimes, more_links = _rows(_norm(INTERIM_CASES))
+    crimes, links = crimes + more_crimes, links + more_links
+    direct = score(crimes, links, nominals=nominals, config=cfg(scoring={"repeat_rule": name}))
+    plugin = _FileRuleAsPlugin(name)
+    monkeypatch.setattr(rules, "entry_points", lambda group: [_EntryPoint("p", plugin)])
+    through = score(
+        crimes, links, nominals=nominals, config=cfg(scoring={"repeat_rule": plugin.name})
+    )
+    assert any(entries for _, entries in _repeat_lists(direct))
+    assert _repeat_lists(direct) == _repeat_lists(through)

@@ -35,7 +35,13 @@ import polars as pl
 from harmrank.config import Config
 from harmrank.reference import OffenceSet, TableSource, load_offence_set, load_weights
 from harmrank.scoring.months import Month
-from harmrank.scoring.rules import RepeatRule, RuleContext, resolve_rule, rule_provenance
+from harmrank.scoring.rules import (
+    DeclarativeRule,
+    RepeatRule,
+    RuleContext,
+    resolve_rule,
+    rule_provenance,
+)
 
 
 @dataclass(frozen=True)
@@ -465,6 +471,12 @@ def compute(
     rule_views(con, settings, months, src)
     if settings.rule is None:
         raise ValueError("scoring needs a repeat rule")
+    if isinstance(settings.rule, DeclarativeRule):  # a rule file: its SQL stays in DuckDB
+        settings.rule.materialise(
+            RuleContext(con, settings.config), "_flag_crimes", "_flag_reasons"
+        )
+        repeat_pipeline(settings, src).run(con)
+        return
     result = settings.rule.evaluate(RuleContext(con, settings.config))
     detail = ("ho_code", "recorded_on", "lpa", "victim_id")
     crimes = result.qualifying.select(

@@ -385,7 +385,9 @@ def approve_runs(
         raise RunError(f"already approved: {', '.join(approved)}")
     pending = [r for r in run_ids if found[r][0] != "draft"]
     if pending:
-        raise RunError(f"not complete (a backfill still under way or stopped): {', '.join(pending)}")
+        raise RunError(
+            f"not complete (a backfill still under way or stopped): {', '.join(pending)}"
+        )
     own = [r for r in run_ids if found[r][1] == by]
     if own:
         raise RunError(

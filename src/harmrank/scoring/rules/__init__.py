@@ -75,9 +75,14 @@ class RuleResult:
 
 @runtime_checkable
 class RepeatRule(Protocol):
-    name: str
-    version: str
-    description: str
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
 
     def evaluate(self, ctx: RuleContext) -> RuleResult: ...
 
@@ -219,6 +224,22 @@ class DeclarativeRule:
                w.victim_id
         FROM flagged f JOIN in_window w USING (month, nominal_id)
         """
+
+    def materialise(self, ctx: RuleContext, crimes_table: str, reasons_table: str) -> None:
+        """The decisions as two temp tables on ``ctx.con``, without leaving DuckDB: the
+        engine's fast path for rule files (the same rows as :meth:`evaluate` gives)."""
+        codes = sorted(ctx.offence_codes(self.spec.offences))
+        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE _rule_rows AS {self.sql(codes)}")
+        ctx.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {crimes_table} AS "
+            "SELECT DISTINCT ON (month, nominal_id, crime_id) month, nominal_id, crime_id, "
+            "ho_code, recorded_on, lpa, victim_id FROM _rule_rows"
+        )
+        ctx.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {reasons_table} AS "
+            "SELECT DISTINCT ON (month, nominal_id) month, nominal_id, reasons FROM _rule_rows"
+        )
+        ctx.con.execute("DROP TABLE _rule_rows")
 
     def evaluate(self, ctx: RuleContext) -> RuleResult:
         codes = sorted(ctx.offence_codes(self.spec.offences))
