@@ -88,15 +88,19 @@ def serve(db: Path, log: Path, timeout: float = 120.0) -> Iterator[Server]:
 
 def _worker(
     server: Server,
-    paths: list[str],
+    jobs: _Jobs,
     headers: dict[str, str],
     latencies: list[float],
     failures: list[str],
 ) -> None:
     con = http.client.HTTPConnection(server.host, server.port, timeout=120)
     try:
-        for path in paths:
-            t = time.perf_counter()
+        while (job := jobs.next()) is not None:
+            path, due = job
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            t = due if jobs.paced else time.perf_counter()
             try:
                 con.request("GET", path, headers=headers)
                 resp = con.getresponse()
@@ -115,6 +119,28 @@ def _worker(
         con.close()
 
 
+class _Jobs:
+    """The requests to send, in order, each with the time it is due: at once (a closed loop:
+    each connection sends its next request as soon as the last is answered), or at a fixed
+    rate (an open loop: request i is due i/rate seconds after the start, whether or not the
+    server has kept up, and its latency counts from then, so that time spent waiting for a
+    free connection is counted rather than hidden)."""
+
+    def __init__(self, paths: list[str], rate: float | None) -> None:
+        self.paths, self.rate, self.paced = paths, rate, rate is not None
+        self.i = 0
+        self.start = time.perf_counter()
+        self.lock = threading.Lock()
+
+    def next(self) -> tuple[str, float] | None:
+        with self.lock:
+            if self.i >= len(self.paths):
+                return None
+            i, self.i = self.i, self.i + 1
+        due = self.start + i / self.rate if self.rate else 0.0
+        return self.paths[i], due
+
+
 def load(
     server: Server,
     paths: list[str],
@@ -122,18 +148,21 @@ def load(
     *,
     concurrency: int,
     warmup: int,
+    rate: float | None = None,
 ) -> dict[str, Any]:
-    """Send ``paths`` over ``concurrency`` connections; latencies in milliseconds."""
+    """Send ``paths`` over ``concurrency`` connections, as fast as they are answered or, with
+    ``rate``, at that many requests a second; latencies in milliseconds."""
     if warmup:
-        _worker(server, paths[:warmup], headers, [], [])
+        _worker(server, _Jobs(paths[:warmup], None), headers, [], [])
     latencies: list[float] = []
     failures: list[str] = []
-    shares = [paths[i::concurrency] for i in range(concurrency)]
+    jobs = _Jobs(paths, rate)
     threads = [
-        threading.Thread(target=_worker, args=(server, share, headers, latencies, failures))
-        for share in shares
+        threading.Thread(target=_worker, args=(server, jobs, headers, latencies, failures))
+        for _ in range(concurrency)
     ]
     t = time.perf_counter()
+    jobs.start = t
     for th in threads:
         th.start()
     for th in threads:
@@ -144,6 +173,7 @@ def load(
         **stats,
         "requests": len(paths),
         "concurrency": concurrency,
+        "rate_per_s": rate,
         "errors": len(failures),
         "first_errors": failures[:5],
         "throughput_rps": round(len(latencies) / wall, 1) if wall > 0 else None,

@@ -104,6 +104,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--requests", type=int, default=300, help="HTTP requests per endpoint")
     p.add_argument("--concurrency", type=int, default=4, help="concurrent HTTP connections")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=20.0,
+        help="requests a second of the paced load whose p95 is the API figure (the closed-loop "
+        "load at full speed is measured too, as the server's saturation)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the work folder's databases")
     p.add_argument(
         "--snapshot",
@@ -479,20 +486,23 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     with api_load.serve(bf_db, work / "serve.log") as server:
         shapes = api_load.check_shapes(server, token, month, nominals[0])
         log(f"  API up on port {server.port}: {shapes}")
+        # the figures of SPEC 9: latency under a bounded load, `--rate` requests a second over
+        # `--concurrency` connections (an open loop: a late answer delays no later request)
+        paced = {"concurrency": args.concurrency, "rate": args.rate}
         api_list = api_load.load(
             server,
             api_load.list_paths(month, lpas, ["harm", "frequency"], n),
             auth,
-            concurrency=args.concurrency,
             warmup=min(20, n),
+            **paced,
         )
         log(f"  API list: p50 {api_list['p50']} p95 {api_list['p95']} p99 {api_list['p99']} ms")
         api_history = api_load.load(
             server,
             api_load.history_paths(nominals, n),
             {**auth, "X-Justification": api_load.JUSTIFICATION},
-            concurrency=args.concurrency,
             warmup=min(20, n),
+            **paced,
         )
         log(
             f"  API history: p50 {api_history['p50']} p95 {api_history['p95']} "
@@ -502,10 +512,30 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             server,
             api_load.list_paths(month, lpas, ["repeat"], max(10, n // 3)),
             auth,
-            concurrency=args.concurrency,
             warmup=min(6, n),
+            **paced,
         )
         log(f"  API repeat list: p50 {api_repeat['p50']} p95 {api_repeat['p95']} ms")
+        # saturation: every connection sends its next request as soon as it has an answer
+        api_list_sat = api_load.load(
+            server,
+            api_load.list_paths(month, lpas, ["harm", "frequency"], n),
+            auth,
+            concurrency=args.concurrency,
+            warmup=0,
+        )
+        api_history_sat = api_load.load(
+            server,
+            api_load.history_paths(nominals, n, seed=3),
+            {**auth, "X-Justification": api_load.JUSTIFICATION},
+            concurrency=args.concurrency,
+            warmup=0,
+        )
+        log(
+            f"  API at saturation ({args.concurrency} connections): list p95 "
+            f"{api_list_sat['p95']} ms, {api_list_sat['throughput_rps']}/s; history p95 "
+            f"{api_history_sat['p95']} ms, {api_history_sat['throughput_rps']}/s"
+        )
         # one connection: the service time of a request without queueing behind others
         seq = max(10, n // 3)
         api_list_seq = api_load.load(
@@ -605,6 +635,11 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "api_history_p95_ms": api_history.get("p95"),
         "api_history_p99_ms": api_history.get("p99"),
         "api_repeat_list_p95_ms": api_repeat.get("p95"),
+        "api_rate_per_s": args.rate,
+        "api_list_saturated_p95_ms": api_list_sat.get("p95"),
+        "api_history_saturated_p95_ms": api_history_sat.get("p95"),
+        "api_list_saturated_rps": api_list_sat.get("throughput_rps"),
+        "api_history_saturated_rps": api_history_sat.get("throughput_rps"),
         "peak_rss_mb": round(peak_rss, 1),
     }
     targets = TARGETS[args.scale]
@@ -649,6 +684,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "list": api_list,
             "history": {**api_history, "months_of_runs": history_months},
             "repeat_list": api_repeat,
+            "list_saturated": api_list_sat,
+            "history_saturated": api_history_sat,
             "list_one_connection": api_list_seq,
             "history_one_connection": api_history_seq,
             "shapes": shapes,
