@@ -3,8 +3,11 @@
 One pass scores any set of as-at months together (a backfill shares the pass; a single run
 is the pass for ``[M-1, M]``, since movement compares with ``M-1`` on the same data)::
 
-    _eligible   one scan of links x crimes: eligible pairs (recorded, VAWG, not eliminated)
-                dated inside some month's window, with their weights
+    _linked     the one scan of links x crimes: recorded crimes of the VAWG set, flagged
+                domestic abuse or of the repeat rule's offences, dated from the earliest
+                month any step looks at (a rule file's 36 months) to the last as-at date
+    _eligible   eligible pairs (VAWG or domestic abuse, not eliminated) dated inside some
+                month's window, with their weights
     _in_window  each eligible pair in the window of each month (narrow: `eid` points back to
                 the pair's row in _eligible for the crime's id and code)
     _scores     per month and nominal: harm (exact decimal), frequency, distinct victims, last
@@ -14,7 +17,8 @@ is the pass for ``[M-1, M]``, since movement compares with ``M-1`` on the same d
                 (harm list: harm > 0 only); `presence` ranks every LPA list in _presence
     _top        the first top_n of each list and of ALL, with the rank at M-1 for movement
     _flag_*     the repeat rule's decisions (qualifying crimes, reasons); the rule reads
-                ``rule_links``, a view, so its own filters reach the scan
+                ``rule_links``, a view (over _linked for a rule file, whose offences and
+                window _linked covers; over the extract's tables for a Python plugin)
     _repeat     the repeat-suspect lists (every flagged nominal, per LPA and ALL)
 
 Nominals are grouped and stored by their integer key (``nominal_keys``); months by index.
@@ -26,6 +30,7 @@ or the extract as it stood at an earlier load (explanations: :mod:`harmrank.scor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -231,18 +236,41 @@ def scoring_pipeline(settings: Settings, months: list[Month], src: Sources = Sou
         home_join = f"LEFT JOIN {src.nominals} n ON n.nominal_id = s.nominal_id"
     else:  # principal; `presence` keeps the principal LPA for history and entries
         attributed, home_join = "s.principal", ""
+    scored = f"(c.domestic_abuse OR c.ho_code IN ({vawg_codes}))"
+    linked_first, linked = first, scored
+    rule_file = _rule_file(settings)
+    if rule_file is not None:  # the rule reads _linked too: add its offences over its window
+        linked_first = min(first, _rule_first(settings, months))
+        counted = f"c.ho_code IN ({_literals(rule_file.codes(settings.config))})"
+        if rule_file.spec.include_domestic_abuse:
+            counted = f"({counted} OR c.domestic_abuse)"
+        linked = (
+            f"({scored} AND {basis} >= {_date(first)} OR {counted} AND {basis} >= "
+            f"{_date(linked_first)})"
+        )
     p = Pipeline()
+    p.add(
+        "_linked",
+        f"""
+        SELECT l.nkey, l.nominal_id, l.role, c.crime_id, c.ho_code, c.lpa, c.recorded_on,
+               c.committed_on, {basis} AS basis_on, c.victim_id, c.domestic_abuse
+        FROM {src.links} l
+        JOIN {src.crimes} c ON c.crime_id = l.crime_id
+        WHERE c.status = 'recorded'
+          AND {basis} BETWEEN {_date(linked_first)} AND {_date(last)}
+          AND {linked}
+    """,
+    )
     p.add(
         "_eligible",
         f"""
-        SELECT l.nkey, c.crime_id, c.ho_code, c.lpa, c.recorded_on, {basis} AS basis_on,
-               c.victim_id, w.weight
-        FROM {src.links} l
-        JOIN {src.crimes} c ON c.crime_id = l.crime_id
-        LEFT JOIN _weights w ON w.ho_code = c.ho_code
-        WHERE c.status = 'recorded' AND l.role <> 'eliminated'
-          AND (c.domestic_abuse OR c.ho_code IN ({vawg_codes}))
-          AND {basis} BETWEEN {_date(first)} AND {_date(last)}
+        SELECT x.nkey, x.crime_id, x.ho_code, x.lpa, x.recorded_on, x.basis_on, x.victim_id,
+               w.weight
+        FROM _linked x
+        LEFT JOIN _weights w ON w.ho_code = x.ho_code
+        WHERE x.role <> 'eliminated'
+          AND (x.domestic_abuse OR x.ho_code IN ({vawg_codes}))
+          AND x.basis_on BETWEEN {_date(first)} AND {_date(last)}
     """,
     )
     p.add(
@@ -365,8 +393,21 @@ def scoring_pipeline(settings: Settings, months: list[Month], src: Sources = Sou
 def window_steps(settings: Settings, months: list[Month], src: Sources = Sources()) -> Pipeline:
     """Only the steps that find each nominal's eligible crimes (explanations use them)."""
     p = Pipeline()
-    p.steps = scoring_pipeline(settings, months, src).steps[:2]  # _eligible, _in_window
+    wanted = ("_linked", "_eligible", "_in_window")
+    p.steps = [st for st in scoring_pipeline(settings, months, src).steps if st[0] in wanted]
     return p
+
+
+def _rule_file(settings: Settings) -> DeclarativeRule | None:
+    rule = settings.rule
+    return rule if isinstance(rule, DeclarativeRule) else None
+
+
+def _rule_first(settings: Settings, months: list[Month]) -> date:
+    """The first day any month's repeat rule (or window) looks at."""
+    lookback = settings.lookback_months
+    assert lookback is not None
+    return min(m.window(lookback)[0] for m in months)
 
 
 def rule_views(
@@ -378,20 +419,29 @@ def rule_views(
     """The tables a repeat rule reads (see :mod:`harmrank.scoring.rules`): views, so that the
     rule's own filters (its offences, roles, window) reach the scans."""
     lookback = (
-        _date(min(m.window(settings.lookback_months)[0] for m in months))
+        _date(_rule_first(settings, months))
         if settings.lookback_months is not None
         else "DATE '0001-01-01'"
     )
     last = _date(max(m.last_day for m in months))
     basis = _basis(settings)
-    con.execute(f"""
+    if _rule_file(settings) is not None:  # _linked holds every crime the rule may count
+        con.execute(f"""
+            CREATE OR REPLACE TEMP VIEW rule_links AS
+            SELECT nominal_id, crime_id, role, ho_code, recorded_on, committed_on, basis_on, lpa,
+                   domestic_abuse, victim_id, nkey
+            FROM _linked
+            WHERE basis_on BETWEEN {lookback} AND {last}
+        """)
+    else:
+        con.execute(f"""
         CREATE OR REPLACE TEMP VIEW rule_links AS
         SELECT l.nominal_id, c.crime_id, l.role, c.ho_code, c.recorded_on, c.committed_on,
                {basis} AS basis_on, c.lpa, c.domestic_abuse, c.victim_id, l.nkey
         FROM {src.links} l JOIN {src.crimes} c ON c.crime_id = l.crime_id
         WHERE c.status = 'recorded'
           AND {basis} BETWEEN {lookback} AND {last}
-    """)
+        """)
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW rule_nominals AS SELECT nominal_id, birth_year FROM {src.nominals}"
     )
@@ -406,11 +456,10 @@ def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
     p.add(
         "_qualifying",
         """
-        SELECT m.month_index AS mi, k.nkey, f.nominal_id, f.crime_id, f.ho_code, f.recorded_on,
+        SELECT m.month_index AS mi, f.nkey, f.nominal_id, f.crime_id, f.ho_code, f.recorded_on,
                f.lpa, f.victim_id, w.weight
         FROM _flag_crimes f
         JOIN _months m ON m.month = f.month
-        JOIN nominal_keys k ON k.nominal_id = f.nominal_id
         LEFT JOIN _weights w ON w.ho_code = f.ho_code
     """,
     )
@@ -497,6 +546,10 @@ def compute(
             "FROM _flag_ids f JOIN rule_links r ON r.nominal_id = f.nominal_id "
             "AND r.crime_id = f.crime_id"
         ).pl()
-    _load_table(con, "_flag_crimes", crimes.select("month", "nominal_id", "crime_id", *detail))
+    _load_table(con, "_flag_given", crimes.select("month", "nominal_id", "crime_id", *detail))
+    con.execute(  # the nominals' keys (a nominal never linked to a crime has none)
+        "CREATE OR REPLACE TEMP TABLE _flag_crimes AS "
+        "SELECT f.*, k.nkey FROM _flag_given f JOIN nominal_keys k USING (nominal_id)"
+    )
     _load_table(con, "_flag_reasons", reasons)
     repeat_pipeline(settings, src).run(con)

@@ -1,12 +1,20 @@
--- _eligible
-SELECT l.nkey, c.crime_id, c.ho_code, c.lpa, c.recorded_on, c.recorded_on AS basis_on,
-               c.victim_id, w.weight
+-- _linked
+SELECT l.nkey, l.nominal_id, l.role, c.crime_id, c.ho_code, c.lpa, c.recorded_on,
+               c.committed_on, c.recorded_on AS basis_on, c.victim_id, c.domestic_abuse
         FROM links l
         JOIN crimes c ON c.crime_id = l.crime_id
-        LEFT JOIN _weights w ON w.ho_code = c.ho_code
-        WHERE c.status = 'recorded' AND l.role <> 'eliminated'
-          AND (c.domestic_abuse OR c.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C', '88D', '88E', '8K', '8Q', '8U'))
-          AND c.recorded_on BETWEEN DATE '2024-06-01' AND DATE '2025-06-30'
+        WHERE c.status = 'recorded'
+          AND c.recorded_on BETWEEN DATE '2022-06-01' AND DATE '2025-06-30'
+          AND ((c.domestic_abuse OR c.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C', '88D', '88E', '8K', '8Q', '8U')) AND c.recorded_on >= DATE '2024-06-01' OR c.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C') AND c.recorded_on >= DATE '2022-06-01')
+
+-- _eligible
+SELECT x.nkey, x.crime_id, x.ho_code, x.lpa, x.recorded_on, x.basis_on, x.victim_id,
+               w.weight
+        FROM _linked x
+        LEFT JOIN _weights w ON w.ho_code = x.ho_code
+        WHERE x.role <> 'eliminated'
+          AND (x.domestic_abuse OR x.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C', '88D', '88E', '8K', '8Q', '8U'))
+          AND x.basis_on BETWEEN DATE '2024-06-01' AND DATE '2025-06-30'
 
 -- _in_window
 SELECT m.month_index AS mi, x.rowid AS eid, x.nkey, x.lpa, x.recorded_on, x.victim_id,
@@ -85,11 +93,10 @@ WITH lpa_top AS (
           ON prev.mi = t.mi - 1 AND prev.lpa = t.lpa AND prev.list = t.list AND prev.nkey = t.nkey
 
 -- _qualifying
-SELECT m.month_index AS mi, k.nkey, f.nominal_id, f.crime_id, f.ho_code, f.recorded_on,
+SELECT m.month_index AS mi, f.nkey, f.nominal_id, f.crime_id, f.ho_code, f.recorded_on,
                f.lpa, f.victim_id, w.weight
         FROM _flag_crimes f
         JOIN _months m ON m.month = f.month
-        JOIN nominal_keys k ON k.nominal_id = f.nominal_id
         LEFT JOIN _weights w ON w.ho_code = f.ho_code
 
 -- _repeat_scores
@@ -131,7 +138,7 @@ SELECT DISTINCT mi, nkey FROM _qualifying
 -- repeat rule
 WITH q AS (
             SELECT l.nominal_id, l.crime_id, l.victim_id, l.recorded_on, l.basis_on, l.ho_code,
-                   l.lpa
+                   l.lpa, l.nkey
             FROM rule_links l
             WHERE l.role IN ('suspect', 'charged', 'convicted') AND l.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C')
         ),
@@ -142,7 +149,8 @@ WITH q AS (
                    >= 1
         ),
         in_window AS (
-            SELECT m.month, q.nominal_id, q.crime_id, q.victim_id, q.ho_code, q.recorded_on, q.lpa
+            SELECT m.month, q.nominal_id, q.crime_id, q.victim_id, q.ho_code, q.recorded_on, q.lpa,
+                   q.nkey
             FROM rule_months m
             JOIN q ON q.basis_on BETWEEN (m.first_day - INTERVAL 35 MONTH)::DATE AND m.as_at
             WHERE q.nominal_id IN (SELECT nominal_id FROM candidates)
@@ -167,11 +175,11 @@ WITH q AS (
                    ], lambda x: x IS NOT NULL) AS reasons
             FROM per
             JOIN rule_months m USING (month)
-            LEFT JOIN rule_nominals nm USING (nominal_id)
+            
             WHERE per.n >= 2
               AND per.known_victims + per.unknown_victims >= 1
               AND true
         )
         SELECT f.month, f.nominal_id, f.reasons, w.crime_id, w.ho_code, w.recorded_on, w.lpa,
-               w.victim_id
+               w.victim_id, w.nkey
         FROM flagged f JOIN in_window w USING (month, nominal_id)

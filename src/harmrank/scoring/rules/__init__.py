@@ -54,9 +54,14 @@ class RuleContext:
     config: Config
 
     def offence_codes(self, name_or_codes: str | list[str]) -> frozenset[str]:
-        if isinstance(name_or_codes, list):
-            return frozenset(c.strip() for c in name_or_codes if c.strip())
-        return load_offence_set(name_or_codes, self.config).codes
+        return offence_codes(name_or_codes, self.config)
+
+
+def offence_codes(name_or_codes: str | list[str], config: Config) -> frozenset[str]:
+    """A named offence set's codes (as the configuration resolves it), or a list of codes."""
+    if isinstance(name_or_codes, list):
+        return frozenset(c.strip() for c in name_or_codes if c.strip())
+    return load_offence_set(name_or_codes, config).codes
 
 
 @dataclass
@@ -175,11 +180,13 @@ class DeclarativeRule:
                 f"ELSE format('aged {{}} in {{}} (at least {s.min_age})', m.year - nm.birth_year, m.year) END"
             )
         )
+        # the nominals file is read only for a rule with an age condition
+        age_join = "" if s.min_age is None else "LEFT JOIN rule_nominals nm USING (nominal_id)"
         w = s.window_months
         return f"""
         WITH q AS (
             SELECT l.nominal_id, l.crime_id, l.victim_id, l.recorded_on, l.basis_on, l.ho_code,
-                   l.lpa
+                   l.lpa, l.nkey
             FROM rule_links l
             WHERE l.role IN ({roles}) AND {offence}
         ),
@@ -190,7 +197,8 @@ class DeclarativeRule:
                    >= {s.min_distinct_victims}
         ),
         in_window AS (
-            SELECT m.month, q.nominal_id, q.crime_id, q.victim_id, q.ho_code, q.recorded_on, q.lpa
+            SELECT m.month, q.nominal_id, q.crime_id, q.victim_id, q.ho_code, q.recorded_on, q.lpa,
+                   q.nkey
             FROM rule_months m
             JOIN q ON q.basis_on BETWEEN (m.first_day - INTERVAL {w - 1} MONTH)::DATE AND m.as_at
             WHERE q.nominal_id IN (SELECT nominal_id FROM candidates)
@@ -215,31 +223,31 @@ class DeclarativeRule:
                    ], lambda x: x IS NOT NULL) AS reasons
             FROM per
             JOIN rule_months m USING (month)
-            LEFT JOIN rule_nominals nm USING (nominal_id)
+            {age_join}
             WHERE per.n >= {s.min_crimes}
               AND per.known_victims + per.unknown_victims >= {s.min_distinct_victims}
               AND {age_ok}
         )
         SELECT f.month, f.nominal_id, f.reasons, w.crime_id, w.ho_code, w.recorded_on, w.lpa,
-               w.victim_id
+               w.victim_id, w.nkey
         FROM flagged f JOIN in_window w USING (month, nominal_id)
         """
 
+    def codes(self, config: Config) -> frozenset[str]:
+        """The offence codes the rule counts (besides domestic-abuse-flagged crimes)."""
+        return offence_codes(self.spec.offences, config)
+
     def materialise(self, ctx: RuleContext, crimes_table: str, reasons_table: str) -> None:
         """The decisions as two temp tables on ``ctx.con``, without leaving DuckDB: the
-        engine's fast path for rule files (the same rows as :meth:`evaluate` gives)."""
+        engine's fast path for rule files (the same rows as :meth:`evaluate` gives). The
+        query gives one row per month and link, and a crime has one link per nominal (ingest
+        collapses duplicate links), so its rows are the qualifying crimes as they stand."""
         codes = sorted(ctx.offence_codes(self.spec.offences))
-        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE _rule_rows AS {self.sql(codes)}")
-        ctx.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {crimes_table} AS "
-            "SELECT DISTINCT ON (month, nominal_id, crime_id) month, nominal_id, crime_id, "
-            "ho_code, recorded_on, lpa, victim_id FROM _rule_rows"
-        )
+        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {crimes_table} AS {self.sql(codes)}")
         ctx.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {reasons_table} AS "
-            "SELECT DISTINCT ON (month, nominal_id) month, nominal_id, reasons FROM _rule_rows"
+            f"SELECT DISTINCT ON (month, nominal_id) month, nominal_id, reasons FROM {crimes_table}"
         )
-        ctx.con.execute("DROP TABLE _rule_rows")
 
     def evaluate(self, ctx: RuleContext) -> RuleResult:
         codes = sorted(ctx.offence_codes(self.spec.offences))
