@@ -9,6 +9,7 @@ import pytest
 
 from harmrank import audit
 from harmrank.audit import GENESIS
+from harmrank.store import open_store
 
 
 @pytest.fixture
@@ -155,12 +156,18 @@ def test_verify_with_a_head_fails_when_the_log_was_truncated_before_it(logged):
     assert "records were removed or rewritten" in result.message
 
 
-def test_verify_with_a_head_fails_when_the_log_was_rewritten(logged, tmp_path):
-    kept = audit.head(logged)
-    logged.execute("DELETE FROM audit_log")
-    audit.append(logged, user="new history", action="read")
-    assert audit.verify(logged).ok
-    assert not audit.verify(logged, kept).ok
+def test_verify_with_a_head_fails_when_the_log_was_rewritten(tmp_path):
+    path = tmp_path / "audited.duckdb"
+    with open_store(path) as store:
+        for i in range(3):
+            audit.append(store, user=f"user{i}", action="read")
+        kept = audit.head(store)
+    with open_store(path) as store:  # someone with the file while harmrank is stopped
+        store.execute("DELETE FROM audit_log")
+    with open_store(path) as store:  # a later harmrank process writes a new history
+        audit.append(store, user="new history", action="read")
+        assert audit.verify(store).ok
+        assert not audit.verify(store, kept).ok
 
 
 def test_a_head_that_never_existed_fails(logged):
@@ -202,12 +209,34 @@ def test_an_append_is_kept_when_the_callers_transaction_rolls_back(store):
     assert audit.verify(store).records == 1
 
 
-def test_an_append_after_records_written_behind_its_back_chains_to_the_real_head(logged):
-    """The head this process last appended is remembered; a record written to the log by other
-    means (here: by hand) is found, not overwritten or forked from."""
-    audit.append(logged, user="a", action="read")
-    logged.execute("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)")
-    audit.append(logged, user="b", action="read")
-    assert audit.verify(logged).ok
-    seqs = [r[0] for r in logged.execute("SELECT seq FROM audit_log ORDER BY seq").fetchall()]
-    assert seqs == list(range(1, len(seqs) + 1))
+def test_the_next_process_chains_to_the_head_it_finds(tmp_path):
+    """A process remembers the head it appended last; a later one reads the head afresh, so a
+    record removed by hand in between is not chained to."""
+    path = tmp_path / "audited.duckdb"
+    with open_store(path) as store:
+        audit.append(store, user="a", action="read")
+        audit.append(store, user="b", action="read")
+    with open_store(path) as store:
+        store.execute("DELETE FROM audit_log WHERE seq = 2")
+    with open_store(path) as store:
+        audit.append(store, user="c", action="read")
+        assert audit.verify(store).ok
+        rows = store.execute("SELECT seq, user_name FROM audit_log ORDER BY seq").fetchall()
+        assert rows == [(1, "a"), (2, "c")]
+
+
+def test_appends_through_two_opens_of_one_file_in_a_process_chain_without_forks(tmp_path):
+    path = tmp_path / "audited.duckdb"
+    first = open_store(path)
+    audit.append(first, user="a", action="read")
+    second = open_store(path)  # the same database, opened again in this process
+    audit.append(second, user="b", action="read")
+    audit.append(first, user="c", action="read")
+    assert audit.verify(first).ok
+    assert [r[0] for r in first.execute("SELECT seq FROM audit_log ORDER BY seq").fetchall()] == [
+        1,
+        2,
+        3,
+    ]
+    second.close()
+    first.close()

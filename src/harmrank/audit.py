@@ -25,6 +25,7 @@ from harmrank.store import Store, write_failure
 
 GENESIS = "0" * 64
 _LOCK = threading.Lock()
+_HEADS: dict[str, tuple[int, str]] = {}  # per database file: the last record appended here
 
 
 def os_user() -> str:
@@ -110,9 +111,9 @@ def append(
                 if failure is not None:
                     raise failure from None
                 raise
-            store.shared["audit_head"] = (seq, digest)
+            _HEADS[cur.shared["generation_key"]] = (seq, digest)
         except BaseException:
-            store.shared.pop("audit_head", None)
+            _HEADS.pop(cur.shared["generation_key"], None)
             raise
         finally:
             cur.close()
@@ -120,18 +121,22 @@ def append(
 
 
 def _head(cur: Store) -> tuple[int, str] | None:
-    """The last record's sequence number and hash. The head this process last appended is
-    checked with a scan of the log's tail only (the log grows with every request; the records
-    before the cached head are skipped by their sequence numbers), and read in full when the
-    tail is not what was appended."""
-    cached = cur.shared.get("audit_head")
-    if cached is not None:
-        seq, digest = cached
-        tail = cur.one(f"SELECT count(*), max(hash) FROM audit_log WHERE seq >= {int(seq)}")
-        if tail == (1, digest):
-            return seq, digest
+    """The last record's sequence number and hash: the one this process appended last to the
+    database (held in memory, under ``_LOCK``), else read from the log. A database opened for
+    writing is held by one process alone (DuckDB's lock) and every record of that process is
+    written here, so the remembered head is the log's head; :func:`forget_head` (called when a
+    database is opened) drops it."""
+    key = cur.shared["generation_key"]
+    if key in _HEADS:
+        return _HEADS[key]
     row = cur.one("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
     return (int(row[0]), str(row[1])) if row else None
+
+
+def forget_head(store: Store) -> None:
+    """Read the log's head afresh at the next append (another process may have written)."""
+    with _LOCK:
+        _HEADS.pop(store.shared["generation_key"], None)
 
 
 RECOVERED = (

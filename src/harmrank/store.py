@@ -298,8 +298,11 @@ def open_store(path: str | Path | None = None, *, read_only: bool = False) -> St
     """Open (creating if need be) a harmrank database; ``":memory:"`` gives a private one."""
     if path is None:
         path = default_db_path()
+    from harmrank import audit
+
     if str(path) == ":memory:":
         store = Store(_quiet(duckdb.connect(":memory:")), None)
+        audit.forget_head(store)  # its key may be that of a closed one
         store.ensure_schema()
         return store
     db_path = Path(path)
@@ -316,10 +319,9 @@ def open_store(path: str | Path | None = None, *, read_only: bool = False) -> St
         raise StoreError(f"{db_path}: not a harmrank (DuckDB) database or damaged: {e}") from None
     store = Store(_quiet(con), db_path)
     store.changed()  # another process may have changed the file since this one last had it
+    audit.forget_head(store)
     if not read_only:
         store.ensure_schema()
         # a change committed by a process that was killed before logging it gets its record
-        from harmrank import audit
-
         audit.recover(store)
     return store
