@@ -187,7 +187,8 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
         config: ConfigOption = None,
     ) -> None:
-        """Score a range of months in one go (one run per month, one transaction)."""
+        """Score a range of months in one go (one run per month; the runs become readable
+        together when the last is stored)."""
         cfg = config_from(config)
         f, t = _month(first), _month(last)
         if t < f:
