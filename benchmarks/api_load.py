@@ -100,7 +100,7 @@ def _worker(
             wait = due - time.perf_counter()
             if wait > 0:
                 time.sleep(wait)
-            t = due if jobs.paced else time.perf_counter()
+            t = due if jobs.rate is not None else time.perf_counter()
             try:
                 con.request("GET", path, headers=headers)
                 resp = con.getresponse()
@@ -127,7 +127,7 @@ class _Jobs:
     free connection is counted rather than hidden)."""
 
     def __init__(self, paths: list[str], rate: float | None) -> None:
-        self.paths, self.rate, self.paced = paths, rate, rate is not None
+        self.paths, self.rate = paths, rate
         self.i = 0
         self.start = time.perf_counter()
         self.lock = threading.Lock()

@@ -520,10 +520,9 @@ def compute(
     rule_views(con, settings, months, src)
     if settings.rule is None:
         raise ValueError("scoring needs a repeat rule")
-    if isinstance(settings.rule, DeclarativeRule):  # a rule file: its SQL stays in DuckDB
-        settings.rule.materialise(
-            RuleContext(con, settings.config), "_flag_crimes", "_flag_reasons"
-        )
+    rule_file = _rule_file(settings)
+    if rule_file is not None:  # its SQL stays in DuckDB
+        rule_file.materialise(RuleContext(con, settings.config), "_flag_crimes", "_flag_reasons")
         repeat_pipeline(settings, src).run(con)
         return
     result = settings.rule.evaluate(RuleContext(con, settings.config))

@@ -65,27 +65,59 @@ def read_run(store: Store, month: str, config: Config, run_id: str | None = None
 
 
 def _read_run(store: Store, month: str, approved_only: bool, run_id: str | None) -> RunRow:
-    if run_id is not None:
-        row = store.one(
-            f"SELECT {_RUN_COLS} FROM runs WHERE run_id = ? AND month = ? AND {_READABLE}",
-            [run_id, month],
-        )
-        if row is None:
-            raise NotFound(f"no run {run_id} for {month}")
-        return _run_row(row)
+    if run_id is None:
+        used = _used_runs(store, approved_only).get(month)
+        if used is None:
+            what = "approved run" if approved_only else "run"
+            raise NotFound(
+                f"no {what} for {month}: run `harmrank run --month {month}`"
+                + (" and approve it" if approved_only else "")
+            )
+        run_id = used.run_id
     row = store.one(
-        f"SELECT {_RUN_COLS} FROM runs WHERE month = ? AND {_READABLE} "
-        "AND (NOT ? OR status = 'approved') "
-        "ORDER BY seq DESC LIMIT 1",
-        [month, approved_only],
+        f"SELECT {_RUN_COLS} FROM runs WHERE run_id = ? AND month = ? AND {_READABLE}",
+        [run_id, month],
     )
     if row is None:
-        what = "approved run" if approved_only else "run"
-        raise NotFound(
-            f"no {what} for {month}: run `harmrank run --month {month}`"
-            + (" and approve it" if approved_only else "")
-        )
+        raise NotFound(f"no run {run_id} for {month}")
     return _run_row(row)
+
+
+@dataclass(frozen=True)
+class _ReadableRun:
+    run_id: str
+    month: str
+    seq: int
+    status: str
+    top_n: int
+
+
+def _readable_runs(store: Store) -> dict[str, _ReadableRun]:
+    """Every run that reads may use (draft or approved), by id; kept until the next change."""
+
+    def read() -> dict[str, _ReadableRun]:
+        rows = store.execute(
+            f"SELECT run_id, month, seq, status, top_n FROM runs WHERE {_READABLE}"
+        ).fetchall()
+        return {r[0]: _ReadableRun(*r) for r in rows}
+
+    return store.cached("readable_runs", None, read)  # type: ignore[no-any-return]
+
+
+def _used_runs(store: Store, approved_only: bool) -> dict[str, _ReadableRun]:
+    """The run reads use for each month that has one: its latest run, or its latest approved
+    run where review is required; kept until the next change."""
+
+    def pick() -> dict[str, _ReadableRun]:
+        used: dict[str, _ReadableRun] = {}
+        for run in _readable_runs(store).values():
+            if approved_only and run.status != "approved":
+                continue
+            if run.month not in used or run.seq > used[run.month].seq:
+                used[run.month] = run
+        return used
+
+    return store.cached("used_runs", approved_only, pick)  # type: ignore[no-any-return]
 
 
 def _movement(prev_rank: int | None, rank: int) -> str | int:
@@ -273,27 +305,6 @@ def list_objects(
     ]
 
 
-@dataclass(frozen=True)
-class _ReadableRun:
-    run_id: str
-    month: str
-    seq: int
-    status: str
-    top_n: int
-
-
-def _readable_runs(store: Store) -> dict[str, _ReadableRun]:
-    """Every run that reads may use (draft or approved), by id; kept until the next change."""
-
-    def read() -> dict[str, _ReadableRun]:
-        rows = store.execute(
-            f"SELECT run_id, month, seq, status, top_n FROM runs WHERE {_READABLE}"
-        ).fetchall()
-        return {r[0]: _ReadableRun(*r) for r in rows}
-
-    return store.cached("readable_runs", None, read)  # type: ignore[no-any-return]
-
-
 _SCORE_COLS = "run_id, harm, frequency, victims, lpa, harm_rank, frequency_rank, repeat_suspect"
 
 
@@ -325,15 +336,11 @@ def history(
     nkey = nominal_key(store, nominal_id)
     if nkey is None:
         return {"nominal_id": nominal_id, "months": []}
-    used: dict[str, _ReadableRun] = {}
-    for run in _readable_runs(store).values():
-        if not first <= run.month <= last:
-            continue
-        if config.review.required and run.status != "approved":
-            continue
-        if run.month not in used or run.seq > used[run.month].seq:
-            used[run.month] = run
-    by_run = {run.run_id: run for run in used.values()}
+    by_run = {
+        run.run_id: run
+        for month, run in _used_runs(store, config.review.required).items()
+        if first <= month <= last
+    }
     months = []
     for run_id, harm, frequency, victims, lpa, harm_rank, frequency_rank, repeat in _scored_rows(
         store, nkey
@@ -539,9 +546,4 @@ def runs_table(store: Store) -> list[dict[str, Any]]:
 
 
 def months_with_runs(store: Store, config: Config) -> list[str]:
-    rows = store.execute(
-        f"SELECT DISTINCT month FROM runs WHERE {_READABLE} AND (NOT ? OR status = 'approved') "
-        "ORDER BY month",
-        [config.review.required],
-    ).fetchall()
-    return [r[0] for r in rows]
+    return sorted(_used_runs(store, config.review.required))

@@ -242,7 +242,7 @@ class DeclarativeRule:
         engine's fast path for rule files (the same rows as :meth:`evaluate` gives). The
         query gives one row per month and link, and a crime has one link per nominal (ingest
         collapses duplicate links), so its rows are the qualifying crimes as they stand."""
-        codes = sorted(ctx.offence_codes(self.spec.offences))
+        codes = sorted(self.codes(ctx.config))
         ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {crimes_table} AS {self.sql(codes)}")
         ctx.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {reasons_table} AS "
@@ -250,7 +250,7 @@ class DeclarativeRule:
         )
 
     def evaluate(self, ctx: RuleContext) -> RuleResult:
-        codes = sorted(ctx.offence_codes(self.spec.offences))
+        codes = sorted(self.codes(ctx.config))
         rows = ctx.con.sql(self.sql(codes)).pl()
         reasons = rows.select("month", "nominal_id", "reasons").unique(["month", "nominal_id"])
         return RuleResult(rows.drop("reasons"), reasons)
