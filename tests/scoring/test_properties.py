@@ -235,6 +235,65 @@ def test_lists_are_sorted_ranked_and_unique(x, s):
         _check_sorted(scored.objects(month=month), s.top_n)
 
 
+def _movement_only_agrees(x: dict[str, Any], s: Settings) -> None:
+    from harmrank.scoring.engine import compute, resolve_settings
+    from harmrank.scoring.months import Month
+
+    scored = load(x["crimes"], x["links"], nominals=x["nominals"], config=_config(s))
+    con = scored.store.con
+    settings = resolve_settings(con, scored.config)
+    months = [Month.parse("2025-05"), Month.parse(MONTH)]
+    got = []
+    for movement_only in (frozenset(), frozenset(months[:1])):
+        compute(con, settings, months, movement_only=movement_only)
+        got.append(
+            [
+                con.execute(q).fetchall()
+                for q in (
+                    "SELECT * FROM _top ORDER BY ALL",
+                    "SELECT * EXCLUDE (reasons) FROM _repeat ORDER BY ALL",
+                    f"SELECT * FROM _ranked WHERE mi = {months[1].index} ORDER BY ALL",
+                )
+            ]
+        )
+    assert got[0] == got[1]
+
+
+@profile(15)
+@given(x=extracts(max_crimes=24), s=SETTINGS)
+def test_a_month_scored_for_movement_only_gives_the_same_lists(x, s):
+    """A run scores its M-1 for movement only (the first n of each list, no victims): every
+    list of both months, the repeat lists and M's scores equal those of scoring both in full."""
+    _movement_only_agrees(x, s)
+
+
+@pytest.mark.parametrize("attribution", ["principal", "home", "presence"])
+@pytest.mark.parametrize("top_n", [2, 3, 5])
+def test_movement_only_on_long_lists_with_ties(attribution, top_n):
+    """The same on lists longer than top_n, where the first n of harm and of frequency differ
+    and ties on harm, frequency and date fall across the n-th place."""
+    rng = random.Random(top_n)
+    ids = [f"N{i:02d}" for i in range(40)]
+    crimes, links = [], []
+    for i in range(220):
+        cid = f"C{i:03d}"
+        crimes.append(
+            crime(
+                cid,
+                rng.choice(CODES),
+                rng.choice(DATES[4:13]),
+                lpa=rng.choice([H, S, T]),
+                victim=rng.choice(VICTIMS),
+            )
+        )
+        links.append(link(cid, rng.choice(ids)))
+    nominals = [{"nominal_id": n, "birth_year": "", "home_lpa": rng.choice(["", H, S])} for n in ids]
+    x = {"crimes": crimes, "links": links, "nominals": nominals}
+    _movement_only_agrees(
+        x, Settings(12, "recorded_on", top_n, attribution, "rasso-repeat-interim")
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     not os.environ.get("HARMRANK_SYNTH_ORACLE"),

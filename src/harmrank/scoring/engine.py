@@ -14,7 +14,8 @@ is the pass for ``[M-1, M]``, since movement compares with ``M-1`` on the same d
                 recorded, and the principal LPA (largest share of harm; ties: latest recorded,
                 then LPA name; worked out only for nominals with crimes in several LPAs)
     _ranked     the attributed LPA (principal or home) and the ranks in that LPA's lists
-                (harm list: harm > 0 only); `presence` ranks every LPA list in _presence
+                (harm list: harm > 0 only); `presence` ranks every LPA list in _presence;
+                a month scored only for movement (a run's M-1) ranks only each list's first n
     _top        the first top_n of each list and of ALL, with the rank at M-1 for movement
     _flag_*     the repeat rule's decisions (qualifying crimes, reasons); the rule reads
                 ``rule_links``, a view (over _linked for a rule file, whose offences and
@@ -217,15 +218,65 @@ def _literals(codes: frozenset[str] | set[str] | list[str]) -> str:
 _REPEAT_ORDER = "qualifying DESC, victims DESC, last_recorded_on DESC, nominal_id ASC"
 _HARM_ORDER = "harm DESC, frequency DESC, last_recorded_on DESC, nominal_id ASC"
 _FREQUENCY_ORDER = "frequency DESC, harm DESC, last_recorded_on DESC, nominal_id ASC"
+# the same orders as one value to minimise (a struct compares field by field)
+_DAYS = "-(last_recorded_on - DATE '1970-01-01')"
+_HARM_KEY = f"{{'h': -harm, 'f': -frequency, 'd': {_DAYS}, 'n': nominal_id}}"
+_FREQUENCY_KEY = f"{{'f': -frequency, 'h': -harm, 'd': {_DAYS}, 'n': nominal_id}}"
 
 
 def _date(d: Any) -> str:
     return f"DATE '{d.isoformat()}'"
 
 
-def scoring_pipeline(settings: Settings, months: list[Month], src: Sources = Sources()) -> Pipeline:
+def _indexes(months: frozenset[Month]) -> str:
+    return ", ".join(str(m.index) for m in sorted(months))
+
+
+def _ranks(base: str, n: int, movement_only: frozenset[Month]) -> str:
+    """``base`` (rows of mi, lpa, nkey, nominal_id, harm, frequency, last_recorded_on) with
+    each row's rank in its LPA's harm list (harm > 0 only) and frequency list.
+
+    In a month for movement only, just the first n of each list are needed, so only the rows
+    that are in the first n of one list or the other (found by a top-n aggregate) are ranked,
+    among themselves. That is exact for ranks up to n: every row ahead of a first-n row is a
+    first-n row of that list, and a row ranked among them that is not in that list's first n
+    has all n of them ahead of it, so ranks above n (never read)."""
+    ranks = f"""
+        CASE WHEN harm > 0 THEN row_number() OVER (
+            PARTITION BY mi, lpa, harm > 0 ORDER BY {_HARM_ORDER}) END::INTEGER AS harm_rank,
+        row_number() OVER (PARTITION BY mi, lpa ORDER BY {_FREQUENCY_ORDER})::INTEGER
+            AS frequency_rank"""
+    if not movement_only:
+        return f"SELECT *, {ranks}\n        FROM ({base})"
+    only = _indexes(movement_only)
+    return f"""
+        WITH base AS ({base}
+        ), first_n AS (   -- months for movement only: the first {n} of each list
+            SELECT mi, lpa, unnest(arg_min(nkey, {_HARM_KEY}, {n}) FILTER (WHERE harm > 0)) AS nkey
+            FROM base WHERE mi IN ({only}) GROUP BY mi, lpa
+            UNION
+            SELECT mi, lpa, unnest(arg_min(nkey, {_FREQUENCY_KEY}, {n})) AS nkey
+            FROM base WHERE mi IN ({only}) GROUP BY mi, lpa
+        )
+        SELECT *, {ranks}
+        FROM base WHERE mi NOT IN ({only})
+        UNION ALL
+        SELECT *, {ranks}
+        FROM base b SEMI JOIN first_n f ON f.mi = b.mi AND f.lpa = b.lpa AND f.nkey = b.nkey"""
+
+
+def scoring_pipeline(
+    settings: Settings,
+    months: list[Month],
+    src: Sources = Sources(),
+    movement_only: frozenset[Month] = frozenset(),
+) -> Pipeline:
     """SPEC section 3 for every month in ``months`` (loaded as ``_months``). The date bounds
-    are written as literals so that they reach the scan of the crimes."""
+    are written as literals so that they reach the scan of the crimes.
+
+    A month in ``movement_only`` (the M-1 of a single run) is scored only as far as movement
+    needs: every nominal's harm and frequency, but ranks only for the first ``top_n`` of each
+    list (exact: see :func:`_ranks`) and no victims; its rows are never stored."""
     first = min(m.window(settings.window_months)[0] for m in months)
     last = max(m.last_day for m in months)
     cfg = settings.config.scoring
@@ -237,6 +288,11 @@ def scoring_pipeline(settings: Settings, months: list[Month], src: Sources = Sou
     else:  # principal; `presence` keeps the principal LPA for history and entries
         attributed, home_join = "s.principal", ""
     scored = f"(c.domestic_abuse OR c.ho_code IN ({vawg_codes}))"
+    # victims are worked out only for the months that are stored (NULL in the others)
+    stored, victims = "", "coalesce(v.victims, 0)::INTEGER"
+    if movement_only:
+        stored = f" AND mi NOT IN ({_indexes(movement_only)})"
+        victims = f"CASE WHEN p.mi NOT IN ({_indexes(movement_only)}) THEN {victims} END"
     linked_first, linked = first, scored
     rule_file = _rule_file(settings)
     if rule_file is not None:  # the rule reads _linked too: add its offences over its window
@@ -283,7 +339,7 @@ def scoring_pipeline(settings: Settings, months: list[Month], src: Sources = Sou
     )
     p.add(
         "_scores",
-        """
+        f"""
         WITH per_nominal AS (   -- one aggregate over integer keys for everybody
             SELECT mi, nkey,
                    sum(coalesce(weight, 0))::DECIMAL(18, 6) AS harm,
@@ -293,7 +349,8 @@ def scoring_pipeline(settings: Settings, months: list[Month], src: Sources = Sou
             FROM _in_window GROUP BY mi, nkey
         ), victims AS (         -- distinct known victims, counted in two cheap steps
             SELECT mi, nkey, count(*)::INTEGER AS victims
-            FROM (SELECT DISTINCT mi, nkey, victim_id FROM _in_window WHERE victim_id IS NOT NULL)
+            FROM (SELECT DISTINCT mi, nkey, victim_id FROM _in_window
+                  WHERE victim_id IS NOT NULL{stored})
             GROUP BY mi, nkey
         ), shared AS (          -- nominals with crimes in several LPAs: pick the principal one
             SELECT w.mi, w.nkey, w.lpa,
@@ -304,11 +361,11 @@ def scoring_pipeline(settings: Settings, months: list[Month], src: Sources = Sou
             GROUP BY w.mi, w.nkey, w.lpa
         ), principal AS (       -- largest harm, then latest recorded_on, then LPA name
             SELECT mi, nkey,
-                   min({'h': -lpa_harm, 'd': -(lpa_last - DATE '1970-01-01'), 'l': lpa}).l AS lpa
+                   min({{'h': -lpa_harm, 'd': -(lpa_last - DATE '1970-01-01'), 'l': lpa}}).l AS lpa
             FROM shared GROUP BY mi, nkey
         )
         SELECT p.mi, p.nkey, k.nominal_id, p.harm, p.frequency,
-               coalesce(v.victims, 0)::INTEGER AS victims, p.last_recorded_on,
+               {victims} AS victims, p.last_recorded_on,
                coalesce(pr.lpa, p.lpa_min) AS principal
         FROM per_nominal p
         LEFT JOIN victims v ON v.mi = p.mi AND v.nkey = p.nkey
@@ -316,23 +373,13 @@ def scoring_pipeline(settings: Settings, months: list[Month], src: Sources = Sou
         JOIN nominal_keys k ON k.nkey = p.nkey
     """,
     )
-    ranks = f"""
-        CASE WHEN harm > 0 THEN row_number() OVER (
-            PARTITION BY mi, lpa, harm > 0 ORDER BY {_HARM_ORDER}) END::INTEGER AS harm_rank,
-        row_number() OVER (PARTITION BY mi, lpa ORDER BY {_FREQUENCY_ORDER})::INTEGER
-            AS frequency_rank
-    """
+    n = settings.top_n
     if cfg.attribution == "presence":
         # every LPA where the nominal has an eligible crime ranks it, with its force-wide scores
-        p.add(
-            "_presence",
-            f"""
-            SELECT mi, lpa, nkey, nominal_id, harm, frequency, last_recorded_on, {ranks}
-            FROM (SELECT DISTINCT w.mi, w.lpa, s.nkey, s.nominal_id, s.harm, s.frequency,
+        presence = """SELECT DISTINCT w.mi, w.lpa, s.nkey, s.nominal_id, s.harm, s.frequency,
                          s.last_recorded_on
-                  FROM _in_window w JOIN _scores s ON s.mi = w.mi AND s.nkey = w.nkey)
-        """,
-        )
+                  FROM _in_window w JOIN _scores s ON s.mi = w.mi AND s.nkey = w.nkey"""
+        p.add("_presence", _ranks(presence, n, movement_only))
         p.add(
             "_ranked",
             """
@@ -343,17 +390,11 @@ def scoring_pipeline(settings: Settings, months: list[Month], src: Sources = Sou
         )
         lists = "_presence"
     else:
-        p.add(
-            "_ranked",
-            f"""
-            SELECT *, {ranks}
-            FROM (SELECT s.*, {attributed} AS lpa FROM _scores s {home_join})
-        """,
-        )
+        attributed_scores = f"SELECT s.*, {attributed} AS lpa FROM _scores s {home_join}"
+        p.add("_ranked", _ranks(attributed_scores, n, movement_only))
         lists = "_ranked"
     # ALL: a nominal in the force-wide top n is in the top n of every list it is on, so the
     # force-wide lists are ranked among the LPA lists' top n only (exact, and small)
-    n = settings.top_n
     p.add(
         "_top",
         f"""
@@ -513,10 +554,12 @@ def compute(
     src: Sources = Sources(),
     *,
     weights: dict[str, Decimal] | None = None,
+    movement_only: frozenset[Month] = frozenset(),
 ) -> None:
-    """Score ``months`` (each needs its M-1 in ``months`` for movement) into temp tables."""
+    """Score ``months`` (each needs its M-1 in ``months`` for movement) into temp tables;
+    those in ``movement_only`` only as far as the movement of the others needs."""
     load_context(con, settings, months, weights)
-    scoring_pipeline(settings, months, src).run(con)
+    scoring_pipeline(settings, months, src, movement_only).run(con)
     rule_views(con, settings, months, src)
     if settings.rule is None:
         raise ValueError("scoring needs a repeat rule")

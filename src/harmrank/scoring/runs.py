@@ -302,7 +302,9 @@ def score_months(
     for batch in batches:
         with store.transaction():
             compute_months = sorted(set(batch) | {m.shift(-1) for m in batch})
-            compute(store.con, settings, compute_months)
+            # the month before the batch is scored for movement only (its rows are not stored)
+            movement_only = frozenset(compute_months) - set(batch)
+            compute(store.con, settings, compute_months, movement_only=movement_only)
             out += _persist(
                 store,
                 settings,

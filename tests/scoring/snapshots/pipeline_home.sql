@@ -31,7 +31,8 @@ WITH per_nominal AS (   -- one aggregate over integer keys for everybody
             FROM _in_window GROUP BY mi, nkey
         ), victims AS (         -- distinct known victims, counted in two cheap steps
             SELECT mi, nkey, count(*)::INTEGER AS victims
-            FROM (SELECT DISTINCT mi, nkey, victim_id FROM _in_window WHERE victim_id IS NOT NULL)
+            FROM (SELECT DISTINCT mi, nkey, victim_id FROM _in_window
+                  WHERE victim_id IS NOT NULL AND mi NOT IN (24304))
             GROUP BY mi, nkey
         ), shared AS (          -- nominals with crimes in several LPAs: pick the principal one
             SELECT w.mi, w.nkey, w.lpa,
@@ -46,7 +47,7 @@ WITH per_nominal AS (   -- one aggregate over integer keys for everybody
             FROM shared GROUP BY mi, nkey
         )
         SELECT p.mi, p.nkey, k.nominal_id, p.harm, p.frequency,
-               coalesce(v.victims, 0)::INTEGER AS victims, p.last_recorded_on,
+               CASE WHEN p.mi NOT IN (24304) THEN coalesce(v.victims, 0)::INTEGER END AS victims, p.last_recorded_on,
                coalesce(pr.lpa, p.lpa_min) AS principal
         FROM per_nominal p
         LEFT JOIN victims v ON v.mi = p.mi AND v.nkey = p.nkey
@@ -54,13 +55,27 @@ WITH per_nominal AS (   -- one aggregate over integer keys for everybody
         JOIN nominal_keys k ON k.nkey = p.nkey
 
 -- _ranked
-SELECT *, 
+WITH base AS (SELECT s.*, CASE WHEN n.home_lpa IN (SELECT lpa FROM _lpa_list) THEN n.home_lpa ELSE s.principal END AS lpa FROM _scores s LEFT JOIN nominals n ON n.nominal_id = s.nominal_id
+        ), first_n AS (   -- months for movement only: the first 10 of each list
+            SELECT mi, lpa, unnest(arg_min(nkey, {'h': -harm, 'f': -frequency, 'd': -(last_recorded_on - DATE '1970-01-01'), 'n': nominal_id}, 10) FILTER (WHERE harm > 0)) AS nkey
+            FROM base WHERE mi IN (24304) GROUP BY mi, lpa
+            UNION
+            SELECT mi, lpa, unnest(arg_min(nkey, {'f': -frequency, 'h': -harm, 'd': -(last_recorded_on - DATE '1970-01-01'), 'n': nominal_id}, 10)) AS nkey
+            FROM base WHERE mi IN (24304) GROUP BY mi, lpa
+        )
+        SELECT *, 
         CASE WHEN harm > 0 THEN row_number() OVER (
             PARTITION BY mi, lpa, harm > 0 ORDER BY harm DESC, frequency DESC, last_recorded_on DESC, nominal_id ASC) END::INTEGER AS harm_rank,
         row_number() OVER (PARTITION BY mi, lpa ORDER BY frequency DESC, harm DESC, last_recorded_on DESC, nominal_id ASC)::INTEGER
             AS frequency_rank
-    
-            FROM (SELECT s.*, CASE WHEN n.home_lpa IN (SELECT lpa FROM _lpa_list) THEN n.home_lpa ELSE s.principal END AS lpa FROM _scores s LEFT JOIN nominals n ON n.nominal_id = s.nominal_id)
+        FROM base WHERE mi NOT IN (24304)
+        UNION ALL
+        SELECT *, 
+        CASE WHEN harm > 0 THEN row_number() OVER (
+            PARTITION BY mi, lpa, harm > 0 ORDER BY harm DESC, frequency DESC, last_recorded_on DESC, nominal_id ASC) END::INTEGER AS harm_rank,
+        row_number() OVER (PARTITION BY mi, lpa ORDER BY frequency DESC, harm DESC, last_recorded_on DESC, nominal_id ASC)::INTEGER
+            AS frequency_rank
+        FROM base b SEMI JOIN first_n f ON f.mi = b.mi AND f.lpa = b.lpa AND f.nkey = b.nkey
 
 -- _top
 WITH lpa_top AS (
