@@ -6,10 +6,11 @@ is the pass for ``[M-1, M]``, since movement compares with ``M-1`` on the same d
     _linked     the one scan of links x crimes: recorded crimes of the VAWG set, flagged
                 domestic abuse or of the repeat rule's offences, dated from the earliest
                 month any step looks at (a rule file's 36 months) to the last as-at date
+    _lpa_codes  the LPAs as small integers in name order (cheaper to aggregate than names)
     _eligible   eligible pairs (VAWG or domestic abuse, not eliminated) dated inside some
                 month's window, with their weights
     _in_window  each eligible pair in the window of each month (narrow: `eid` points back to
-                the pair's row in _eligible for the crime's id and code)
+                the pair's row in _eligible for the crime's id, code and LPA name)
     _scores     per month and nominal: harm (exact decimal), frequency, distinct victims, last
                 recorded, and the principal LPA (largest share of harm; ties: latest recorded,
                 then LPA name; worked out only for nominals with crimes in several LPAs)
@@ -317,12 +318,20 @@ def scoring_pipeline(
           AND {linked}
     """,
     )
+    p.add(  # LPAs as small numbers in name order, for the aggregates over every pair
+        "_lpa_codes",
+        """
+        SELECT lpa, (row_number() OVER (ORDER BY lpa))::SMALLINT AS lc
+        FROM (SELECT DISTINCT lpa FROM _linked)
+    """,
+    )
     p.add(
         "_eligible",
         f"""
-        SELECT x.nkey, x.crime_id, x.ho_code, x.lpa, x.recorded_on, x.basis_on, x.victim_id,
-               w.weight
+        SELECT x.nkey, x.crime_id, x.ho_code, x.lpa, k.lc, x.recorded_on, x.basis_on,
+               x.victim_id, w.weight
         FROM _linked x
+        JOIN _lpa_codes k ON k.lpa = x.lpa
         LEFT JOIN _weights w ON w.ho_code = x.ho_code
         WHERE x.role <> 'eliminated'
           AND (x.domestic_abuse OR x.ho_code IN ({vawg_codes}))
@@ -332,7 +341,7 @@ def scoring_pipeline(
     p.add(
         "_in_window",
         """
-        SELECT m.month_index AS mi, x.rowid AS eid, x.nkey, x.lpa, x.recorded_on, x.victim_id,
+        SELECT m.month_index AS mi, x.rowid AS eid, x.nkey, x.lc, x.recorded_on, x.victim_id,
                x.weight
         FROM _months m JOIN _eligible x ON x.basis_on BETWEEN m.window_start AND m.as_at
     """,
@@ -345,7 +354,7 @@ def scoring_pipeline(
                    sum(coalesce(weight, 0))::DECIMAL(18, 6) AS harm,
                    count(*)::INTEGER AS frequency,
                    max(recorded_on) AS last_recorded_on,
-                   min(lpa) AS lpa_min, max(lpa) AS lpa_max
+                   min(lc) AS lc_min, max(lc) AS lc_max
             FROM _in_window GROUP BY mi, nkey
         ), victims AS (         -- distinct known victims, counted in two cheap steps
             SELECT mi, nkey, count(*)::INTEGER AS victims
@@ -353,32 +362,34 @@ def scoring_pipeline(
                   WHERE victim_id IS NOT NULL{stored})
             GROUP BY mi, nkey
         ), shared AS (          -- nominals with crimes in several LPAs: pick the principal one
-            SELECT w.mi, w.nkey, w.lpa,
+            SELECT w.mi, w.nkey, w.lc,
                    sum(coalesce(w.weight, 0)) AS lpa_harm, max(w.recorded_on) AS lpa_last
             FROM _in_window w
-            SEMI JOIN (SELECT mi, nkey FROM per_nominal WHERE lpa_min <> lpa_max) m
+            SEMI JOIN (SELECT mi, nkey FROM per_nominal WHERE lc_min <> lc_max) m
               ON m.mi = w.mi AND m.nkey = w.nkey
-            GROUP BY w.mi, w.nkey, w.lpa
+            GROUP BY w.mi, w.nkey, w.lc
         ), principal AS (       -- largest harm, then latest recorded_on, then LPA name
             SELECT mi, nkey,
-                   min({{'h': -lpa_harm, 'd': -(lpa_last - DATE '1970-01-01'), 'l': lpa}}).l AS lpa
+                   min({{'h': -lpa_harm, 'd': -(lpa_last - DATE '1970-01-01'), 'l': lc}}).l AS lc
             FROM shared GROUP BY mi, nkey
         )
         SELECT p.mi, p.nkey, k.nominal_id, p.harm, p.frequency,
                {victims} AS victims, p.last_recorded_on,
-               coalesce(pr.lpa, p.lpa_min) AS principal
+               c.lpa AS principal
         FROM per_nominal p
         LEFT JOIN victims v ON v.mi = p.mi AND v.nkey = p.nkey
         LEFT JOIN principal pr ON pr.mi = p.mi AND pr.nkey = p.nkey
+        JOIN _lpa_codes c ON c.lc = coalesce(pr.lc, p.lc_min)
         JOIN nominal_keys k ON k.nkey = p.nkey
     """,
     )
     n = settings.top_n
     if cfg.attribution == "presence":
         # every LPA where the nominal has an eligible crime ranks it, with its force-wide scores
-        presence = """SELECT DISTINCT w.mi, w.lpa, s.nkey, s.nominal_id, s.harm, s.frequency,
+        presence = """SELECT DISTINCT w.mi, c.lpa, s.nkey, s.nominal_id, s.harm, s.frequency,
                          s.last_recorded_on
-                  FROM _in_window w JOIN _scores s ON s.mi = w.mi AND s.nkey = w.nkey"""
+                  FROM _in_window w JOIN _scores s ON s.mi = w.mi AND s.nkey = w.nkey
+                  JOIN _lpa_codes c ON c.lc = w.lc"""
         p.add("_presence", _ranks(presence, n, movement_only))
         p.add(
             "_ranked",
@@ -434,7 +445,7 @@ def scoring_pipeline(
 def window_steps(settings: Settings, months: list[Month], src: Sources = Sources()) -> Pipeline:
     """Only the steps that find each nominal's eligible crimes (explanations use them)."""
     p = Pipeline()
-    wanted = ("_linked", "_eligible", "_in_window")
+    wanted = ("_linked", "_lpa_codes", "_eligible", "_in_window")
     p.steps = [st for st in scoring_pipeline(settings, months, src).steps if st[0] in wanted]
     return p
 

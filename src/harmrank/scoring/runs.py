@@ -83,7 +83,7 @@ def _data_quality(
     starts = [m.window(settings.window_months)[0] for m in months]
     counts = con.execute(
         """
-        SELECT lpa, strftime(recorded_on, '%Y-%m') AS month, count(*) AS crimes,
+        SELECT lpa, date_trunc('month', recorded_on) AS month, count(*) AS crimes,
                count(*) FILTER (WHERE status = 'recorded'
                                 AND (domestic_abuse OR ho_code IN (SELECT ho_code FROM _vawg))) AS vawg
         FROM crimes WHERE recorded_on BETWEEN ? AND ?
@@ -91,7 +91,7 @@ def _data_quality(
         """,
         [min(starts), max(m.last_day for m in months)],
     ).fetchall()
-    by_key = {(lpa, mon): (n, v) for lpa, mon, n, v in counts}
+    by_key = {(lpa, f"{mon:%Y-%m}"): (n, v) for lpa, mon, n, v in counts}
     out: dict[str, dict[str, Any]] = {}
     for m in months:
         window = [str(x) for x in month_range(m.shift(-(settings.window_months - 1)), m)]

@@ -7,17 +7,22 @@ SELECT l.nkey, l.nominal_id, l.role, c.crime_id, c.ho_code, c.lpa, c.recorded_on
           AND c.recorded_on BETWEEN DATE '2022-06-01' AND DATE '2025-06-30'
           AND ((c.domestic_abuse OR c.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C', '88D', '88E', '8K', '8Q', '8U')) AND c.recorded_on >= DATE '2024-06-01' OR c.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C') AND c.recorded_on >= DATE '2022-06-01')
 
+-- _lpa_codes
+SELECT lpa, (row_number() OVER (ORDER BY lpa))::SMALLINT AS lc
+        FROM (SELECT DISTINCT lpa FROM _linked)
+
 -- _eligible
-SELECT x.nkey, x.crime_id, x.ho_code, x.lpa, x.recorded_on, x.basis_on, x.victim_id,
-               w.weight
+SELECT x.nkey, x.crime_id, x.ho_code, x.lpa, k.lc, x.recorded_on, x.basis_on,
+               x.victim_id, w.weight
         FROM _linked x
+        JOIN _lpa_codes k ON k.lpa = x.lpa
         LEFT JOIN _weights w ON w.ho_code = x.ho_code
         WHERE x.role <> 'eliminated'
           AND (x.domestic_abuse OR x.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C', '88D', '88E', '8K', '8Q', '8U'))
           AND x.basis_on BETWEEN DATE '2024-06-01' AND DATE '2025-06-30'
 
 -- _in_window
-SELECT m.month_index AS mi, x.rowid AS eid, x.nkey, x.lpa, x.recorded_on, x.victim_id,
+SELECT m.month_index AS mi, x.rowid AS eid, x.nkey, x.lc, x.recorded_on, x.victim_id,
                x.weight
         FROM _months m JOIN _eligible x ON x.basis_on BETWEEN m.window_start AND m.as_at
 
@@ -27,7 +32,7 @@ WITH per_nominal AS (   -- one aggregate over integer keys for everybody
                    sum(coalesce(weight, 0))::DECIMAL(18, 6) AS harm,
                    count(*)::INTEGER AS frequency,
                    max(recorded_on) AS last_recorded_on,
-                   min(lpa) AS lpa_min, max(lpa) AS lpa_max
+                   min(lc) AS lc_min, max(lc) AS lc_max
             FROM _in_window GROUP BY mi, nkey
         ), victims AS (         -- distinct known victims, counted in two cheap steps
             SELECT mi, nkey, count(*)::INTEGER AS victims
@@ -35,23 +40,24 @@ WITH per_nominal AS (   -- one aggregate over integer keys for everybody
                   WHERE victim_id IS NOT NULL AND mi NOT IN (24304))
             GROUP BY mi, nkey
         ), shared AS (          -- nominals with crimes in several LPAs: pick the principal one
-            SELECT w.mi, w.nkey, w.lpa,
+            SELECT w.mi, w.nkey, w.lc,
                    sum(coalesce(w.weight, 0)) AS lpa_harm, max(w.recorded_on) AS lpa_last
             FROM _in_window w
-            SEMI JOIN (SELECT mi, nkey FROM per_nominal WHERE lpa_min <> lpa_max) m
+            SEMI JOIN (SELECT mi, nkey FROM per_nominal WHERE lc_min <> lc_max) m
               ON m.mi = w.mi AND m.nkey = w.nkey
-            GROUP BY w.mi, w.nkey, w.lpa
+            GROUP BY w.mi, w.nkey, w.lc
         ), principal AS (       -- largest harm, then latest recorded_on, then LPA name
             SELECT mi, nkey,
-                   min({'h': -lpa_harm, 'd': -(lpa_last - DATE '1970-01-01'), 'l': lpa}).l AS lpa
+                   min({'h': -lpa_harm, 'd': -(lpa_last - DATE '1970-01-01'), 'l': lc}).l AS lc
             FROM shared GROUP BY mi, nkey
         )
         SELECT p.mi, p.nkey, k.nominal_id, p.harm, p.frequency,
                CASE WHEN p.mi NOT IN (24304) THEN coalesce(v.victims, 0)::INTEGER END AS victims, p.last_recorded_on,
-               coalesce(pr.lpa, p.lpa_min) AS principal
+               c.lpa AS principal
         FROM per_nominal p
         LEFT JOIN victims v ON v.mi = p.mi AND v.nkey = p.nkey
         LEFT JOIN principal pr ON pr.mi = p.mi AND pr.nkey = p.nkey
+        JOIN _lpa_codes c ON c.lc = coalesce(pr.lc, p.lc_min)
         JOIN nominal_keys k ON k.nkey = p.nkey
 
 -- _ranked
