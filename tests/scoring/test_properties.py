@@ -287,7 +287,9 @@ def test_movement_only_on_long_lists_with_ties(attribution, top_n):
             )
         )
         links.append(link(cid, rng.choice(ids)))
-    nominals = [{"nominal_id": n, "birth_year": "", "home_lpa": rng.choice(["", H, S])} for n in ids]
+    nominals = [
+        {"nominal_id": n, "birth_year": "", "home_lpa": rng.choice(["", H, S])} for n in ids
+    ]
     x = {"crimes": crimes, "links": links, "nominals": nominals}
     _movement_only_agrees(
         x, Settings(12, "recorded_on", top_n, attribution, "rasso-repeat-interim")
