@@ -60,6 +60,19 @@ def run(con: duckdb.DuckDBPyConnection, month: str) -> tuple[float, Any]:
     return time.perf_counter() - t, table
 
 
+def with_ids(con: duckdb.DuckDBPyConnection, table: Any) -> Any:
+    """The floor's rows with the nominals' ids for their keys (for the cross-check; the
+    floor itself stops at the keys)."""
+    con.register("__floor_out", table)
+    try:
+        return con.sql(
+            "SELECT k.nominal_id, f.* EXCLUDE (nkey) FROM __floor_out f "
+            "JOIN nominal_keys k USING (nkey)"
+        ).to_arrow_table()
+    finally:
+        con.unregister("__floor_out")
+
+
 def agrees_with_lists(table: Any, lists: list[dict[str, Any]]) -> dict[str, Any]:
     """Cross-check with harmrank's published lists of the month: every harm and frequency
     entry's harm and frequency, and every repeat entry's qualifying count, equal the floor's;

@@ -6,7 +6,8 @@
 -- explanation or storage.
 --
 -- One scan of the crimes recorded from the start of M-1's 36-month rule window to the end of M,
--- joined once to the links. Eligible: status recorded, VAWG (code in the set or domestic-abuse
+-- joined once to the links, on the integer keys harmrank's engine uses too (crime and nominal
+-- keys; the ids are looked up for the cross-check after the clock stops). Eligible: status recorded, VAWG (code in the set or domestic-abuse
 -- flag), role not eliminated. Qualifying: status recorded, RASSO code, role suspect, charged or
 -- convicted. Roles are exactly suspect, charged, convicted and eliminated (ingest refuses any
 -- other), so both conditions drop the eliminated links and nothing else.
@@ -15,7 +16,7 @@
 -- $m_as_at (last days of M-1 and M), $p_rule_start, $m_rule_start (first days of the 36-month
 -- rule windows). Reference tables (temporary, made by benchmarks/floor.py): floor_weights
 -- (ho_code, weight DECIMAL(18,6)), floor_sets (set_name, ho_code).
-SELECT l.nominal_id,
+SELECT l.nkey,
        sum(coalesce(w.weight, 0)) FILTER (WHERE c.vawg AND c.recorded_on >= $m_window_start)
            AS harm_m,
        count(*) FILTER (WHERE c.vawg AND c.recorded_on >= $m_window_start) AS frequency_m,
@@ -27,7 +28,7 @@ SELECT l.nominal_id,
        count(*) FILTER (WHERE c.rasso AND c.recorded_on >= $m_rule_start) AS qualifying_m,
        count(*) FILTER (WHERE c.rasso AND c.recorded_on <= $p_as_at) AS qualifying_p
 FROM (
-    SELECT crime_id, ho_code, recorded_on,
+    SELECT ckey, ho_code, recorded_on,
            recorded_on >= $p_window_start
              AND (domestic_abuse
                   OR ho_code IN (SELECT ho_code FROM floor_sets WHERE set_name = 'vawg')) AS vawg,
@@ -36,8 +37,8 @@ FROM (
     WHERE recorded_on BETWEEN $p_rule_start AND $m_as_at
       AND status = 'recorded'
 ) c
-JOIN links l ON l.crime_id = c.crime_id
+JOIN links l ON l.ckey = c.ckey
 LEFT JOIN floor_weights w ON w.ho_code = c.ho_code
 WHERE (c.vawg OR c.rasso)
   AND l.role <> 'eliminated'
-GROUP BY l.nominal_id
+GROUP BY l.nkey

@@ -415,12 +415,13 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "floor", lambda i: floor_out.append(floor.run(store.con, month)[1]), max(R, 3), log=log
     )
     month_lists = list_objects(store, month, config)
-    floor_check = floor.agrees_with_lists(floor_out[-1], month_lists)
+    floor_rows = floor.with_ids(store.con, floor_out[-1])
+    floor_check = floor.agrees_with_lists(floor_rows, month_lists)
     if not floor_check["agrees"]:
         notes.append(f"the floor's aggregates differ from harmrank's lists: {floor_check}")
     lpas = sorted({o["lpa"] for o in month_lists} - {"ALL"})
     scored = (
-        pl.from_arrow(floor_out[-1])
+        pl.from_arrow(floor_rows)
         .filter(pl.col("frequency_m") > 0)
         .get_column("nominal_id")
         .sort()

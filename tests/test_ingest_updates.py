@@ -480,3 +480,46 @@ def test_the_store_holds_exactly_the_accepted_rows(tmp_path_factory, extract):
         assert frame.filter(pl.col("lpa") != pl.col("lpa").str.strip_chars()).height == 0
     finally:
         store.close()
+
+
+# ------------------------------------------------------------------- crime keys ----
+def test_every_crime_keeps_one_integer_key_across_loads(store, tmp_path):
+    """Scoring joins links to crimes on crime_keys: one key per crime id for good, new crimes
+    numbered after the stored ones in date order, and every link carrying its crime's key."""
+    ingest_extract(
+        store,
+        write_extract(
+            tmp_path / "1",
+            crimes=[
+                crime("C2", recorded_on="2025-03-01"),
+                crime("C1", recorded_on="2025-04-01"),
+            ],
+            suspects=[link("C1", "N1"), link("C2", "N1"), link("C2", "N2")],
+        ),
+        Config(),
+    )
+    first = dict(store.execute("SELECT crime_id, ckey FROM crime_keys").fetchall())
+    assert first == {"C2": 1, "C1": 2}  # in recorded_on order, not id order
+    ingest_extract(
+        store,
+        write_extract(
+            tmp_path / "2",
+            crimes=[
+                crime("C1", recorded_on="2025-04-01", ho_code="19C"),  # revised
+                crime("C3", recorded_on="2025-05-01"),
+                crime("C0", recorded_on="2025-05-01"),
+            ],
+            suspects=[link("C1", "N1", "charged"), link("C3", "N3"), link("C0", "N3")],
+        ),
+        Config(),
+    )
+    keys = dict(store.execute("SELECT crime_id, ckey FROM crime_keys").fetchall())
+    assert keys == {**first, "C0": 3, "C3": 4}  # ties on the date: in id order
+    assert store.scalar("SELECT count(*) - count(DISTINCT crime_id) FROM crime_keys") == 0
+    stored = store.execute("SELECT crime_id, ckey FROM crimes ORDER BY 1").fetchall()
+    assert stored == sorted(keys.items())
+    assert store.execute(
+        "SELECT l.crime_id, l.ckey FROM links l ORDER BY 1, l.nominal_id"
+    ).fetchall() == [("C0", 3), ("C1", 2), ("C2", 1), ("C2", 1), ("C3", 4)]
+    # the revised crime's old version kept its key too
+    assert store.execute("SELECT crime_id, ckey FROM crime_versions").fetchall() == [("C1", 2)]

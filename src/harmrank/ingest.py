@@ -441,9 +441,14 @@ _TABLES = {
             "outcome",
             "updated_at",
         ),
+        derived=("ckey",),
     ),
     "suspects": _Table(
-        "links", "link_versions", ("crime_id", "nominal_id"), ("role",), derived=("nkey",)
+        "links",
+        "link_versions",
+        ("crime_id", "nominal_id"),
+        ("role",),
+        derived=("nkey", "ckey"),
     ),
     "nominals": _Table("nominals", "nominal_versions", ("nominal_id",), ("birth_year", "home_lpa")),
     "orders": _Table(
@@ -470,7 +475,14 @@ def _merge(
     """Upsert ``new`` into ``table``, keeping every replaced or ended version."""
     con = store.con
     cols = (*table.key, *table.values, *table.derived)
-    con.register("__new", new.select(cols))
+    if "ckey" in table.derived:  # the crime's key, looked up here (a NULL would be refused)
+        con.register("__new_rows", new.select([c for c in cols if c != "ckey"]))
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW __new AS SELECT n.*, k.ckey FROM __new_rows n "
+            "LEFT JOIN crime_keys k ON k.crime_id = n.crime_id"
+        )
+    else:
+        con.register("__new", new.select(cols))
     join = " AND ".join(f"n.{k} = o.{k}" for k in table.key)
     differs = " OR ".join(f"n.{c} IS DISTINCT FROM o.{c}" for c in compare) or "false"
     stale = (
@@ -491,7 +503,11 @@ def _merge(
         FROM __new n LEFT JOIN {table.name} o ON {join}
         """
     )
-    con.unregister("__new")
+    if "ckey" in table.derived:
+        con.execute("DROP VIEW __new")
+        con.unregister("__new_rows")
+    else:
+        con.unregister("__new")
     counts = dict(con.execute("SELECT __outcome, count(*) FROM __cmp GROUP BY ALL").fetchall())
     report.inserted += counts.get("inserted", 0)
     report.updated += counts.get("updated", 0)
@@ -553,6 +569,27 @@ def _with_nominal_keys(store: Store, links: pl.DataFrame) -> pl.DataFrame:
     )
     con.unregister("__link_nominals")
     return links.join(keys, on="nominal_id", how="left")
+
+
+def _add_crime_keys(store: Store, crimes: pl.DataFrame) -> None:
+    """Give every new crime a stable integer key: the next ones, in the order recorded_on,
+    crime_id. (``_merge`` attaches the keys to the crimes and to their links, whose crimes
+    are in this extract or already stored: orphans were quarantined.)"""
+    con = store.con
+    con.register("__load_crimes", crimes.select("crime_id", "recorded_on"))
+    try:
+        con.execute(
+            """
+            INSERT INTO crime_keys
+            SELECT crime_id,
+                   (SELECT coalesce(max(ckey), 0) FROM crime_keys)
+                   + row_number() OVER (ORDER BY recorded_on, crime_id)
+            FROM __load_crimes n
+            WHERE NOT EXISTS (SELECT 1 FROM crime_keys k WHERE k.crime_id = n.crime_id)
+            """
+        )
+    finally:
+        con.unregister("__load_crimes")
 
 
 def fingerprint(store: Store) -> str:
@@ -685,6 +722,7 @@ def ingest_extract(
     user = user or audit.os_user()
     with store.transaction():
         load_id = int(store.scalar("SELECT coalesce(max(load_id), 0) + 1 FROM loads"))
+        _add_crime_keys(store, crimes_ok)
         has_updated_at = "updated_at" in raws["crimes"].frame.columns
         merges: list[tuple[str, pl.DataFrame]] = [
             ("lpas", checked["lpas"][0]) if "lpas" in checked else ("", pl.DataFrame()),

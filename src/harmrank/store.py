@@ -22,7 +22,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-SCHEMA_VERSION = 2  # 2: integer nominal keys, pending backfill runs, one repeat row per suspect
+SCHEMA_VERSION = 3  # 2: integer nominal keys, pending backfill runs, one repeat row per suspect
+# 3: integer crime keys (crime_keys; crimes.ckey, links.ckey)
 DEFAULT_DB = "harmrank.duckdb"
 
 

@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS crimes (
     status          VARCHAR NOT NULL,
     outcome         SMALLINT,
     updated_at      TIMESTAMP,
-    load_id         INTEGER NOT NULL      -- the load that wrote this version
+    load_id         INTEGER NOT NULL,     -- the load that wrote this version
+    ckey            INTEGER NOT NULL      -- the crime's key in crime_keys
 );
 
 CREATE TABLE IF NOT EXISTS links (
@@ -33,7 +34,8 @@ CREATE TABLE IF NOT EXISTS links (
     nominal_id  VARCHAR NOT NULL,
     role        VARCHAR NOT NULL,
     load_id     INTEGER NOT NULL,
-    nkey        INTEGER NOT NULL      -- the nominal's key in nominal_keys
+    nkey        INTEGER NOT NULL,     -- the nominal's key in nominal_keys
+    ckey        INTEGER NOT NULL      -- the crime's key in crime_keys
 );
 
 -- A stable integer for every nominal ever linked to a crime: scoring groups, sorts and stores
@@ -41,6 +43,14 @@ CREATE TABLE IF NOT EXISTS links (
 CREATE TABLE IF NOT EXISTS nominal_keys (
     nominal_id  VARCHAR PRIMARY KEY,
     nkey        INTEGER NOT NULL
+);
+
+-- A stable integer for every crime ever loaded, in the order (recorded_on, crime_id) within
+-- each load, so that keys run roughly in date order: scoring joins links to crimes on it.
+-- One row per crime_id (ingest adds only ids it does not hold; no index, for national loads).
+CREATE TABLE IF NOT EXISTS crime_keys (
+    crime_id    VARCHAR NOT NULL,
+    ckey        INTEGER NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS nominals (

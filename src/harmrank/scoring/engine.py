@@ -312,7 +312,7 @@ def scoring_pipeline(
         SELECT l.nkey, l.nominal_id, l.role, c.crime_id, c.ho_code, c.lpa, c.recorded_on,
                c.committed_on, {basis} AS basis_on, c.victim_id, c.domestic_abuse
         FROM {src.links} l
-        JOIN {src.crimes} c ON c.crime_id = l.crime_id
+        JOIN {src.crimes} c ON c.ckey = l.ckey
         WHERE c.status = 'recorded'
           AND {basis} BETWEEN {_date(linked_first)} AND {_date(last)}
           AND {linked}
@@ -490,7 +490,7 @@ def rule_views(
         CREATE OR REPLACE TEMP VIEW rule_links AS
         SELECT l.nominal_id, c.crime_id, l.role, c.ho_code, c.recorded_on, c.committed_on,
                {basis} AS basis_on, c.lpa, c.domestic_abuse, c.victim_id, l.nkey
-        FROM {src.links} l JOIN {src.crimes} c ON c.crime_id = l.crime_id
+        FROM {src.links} l JOIN {src.crimes} c ON c.ckey = l.ckey
         WHERE c.status = 'recorded'
           AND {basis} BETWEEN {lookback} AND {last}
         """)

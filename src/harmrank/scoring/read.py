@@ -390,14 +390,15 @@ def _asof_views(con: Any, nominal_id: str, load_id: int) -> Sources:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _asof_links AS
-        SELECT crime_id, nominal_id, role, nkey FROM links WHERE nominal_id = $n AND load_id <= {load_id}
+        SELECT crime_id, nominal_id, role, nkey, ckey FROM links
+        WHERE nominal_id = $n AND load_id <= {load_id}
         UNION ALL
-        SELECT crime_id, nominal_id, role, nkey FROM link_versions
+        SELECT crime_id, nominal_id, role, nkey, ckey FROM link_versions
         WHERE nominal_id = $n AND load_id <= {load_id} AND superseded_by > {load_id}
         """,
         {"n": nominal_id},
     )
-    cols = "crime_id, ho_code, recorded_on, committed_on, lpa, domestic_abuse, victim_id, status, outcome"
+    cols = "crime_id, ho_code, recorded_on, committed_on, lpa, domestic_abuse, victim_id, status, outcome, ckey"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _asof_crimes AS

@@ -2,7 +2,7 @@
 SELECT l.nkey, l.nominal_id, l.role, c.crime_id, c.ho_code, c.lpa, c.recorded_on,
                c.committed_on, c.recorded_on AS basis_on, c.victim_id, c.domestic_abuse
         FROM links l
-        JOIN crimes c ON c.crime_id = l.crime_id
+        JOIN crimes c ON c.ckey = l.ckey
         WHERE c.status = 'recorded'
           AND c.recorded_on BETWEEN DATE '2022-06-01' AND DATE '2025-06-30'
           AND ((c.domestic_abuse OR c.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C', '88D', '88E', '8K', '8Q', '8U')) AND c.recorded_on >= DATE '2024-06-01' OR c.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C') AND c.recorded_on >= DATE '2022-06-01')
