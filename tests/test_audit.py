@@ -4,12 +4,14 @@ truncation is found, and named."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 
 from harmrank import audit
 from harmrank.audit import GENESIS
 from harmrank.store import open_store
+from harmrank.testing import edit_audit_record as edit_record
 
 
 @pytest.fixture
@@ -70,17 +72,18 @@ def test_an_intact_log_verifies(logged):
 @pytest.mark.parametrize(
     "change",
     [
-        "UPDATE audit_log SET user_name = 'someone else' WHERE seq = 3",
-        "UPDATE audit_log SET justification = NULL WHERE seq = 3",
-        "UPDATE audit_log SET row_count = 0 WHERE seq = 3",
-        "UPDATE audit_log SET logged_at = logged_at + INTERVAL 1 SECOND WHERE seq = 3",
-        "UPDATE audit_log SET roles = ['admin'] WHERE seq = 3",
-        "UPDATE audit_log SET detail = '{}' WHERE seq = 3",
-        "UPDATE audit_log SET status = 403 WHERE seq = 3",
+        {"user_name": "someone else"},
+        {"justification": None},
+        {"row_count": 0},
+        {"logged_at": lambda at: at + timedelta(seconds=1)},
+        {"action": "ingest"},
+        {"roles": ["admin"]},
+        {"detail": "{}"},
+        {"status": 403},
     ],
 )
 def test_an_updated_field_breaks_the_chain_at_that_record(logged, change):
-    logged.execute(change)
+    edit_record(logged, 3, **change)
     result = audit.verify(logged)
     assert not result.ok
     assert result.first_broken == 3
@@ -88,7 +91,7 @@ def test_an_updated_field_breaks_the_chain_at_that_record(logged, change):
 
 
 def test_a_changed_hash_breaks_the_chain_at_that_record(logged):
-    logged.execute("UPDATE audit_log SET hash = repeat('a', 64) WHERE seq = 2")
+    edit_record(logged, 2, hash="a" * 64)
     result = audit.verify(logged)
     assert (result.ok, result.first_broken) == (False, 2)
 
@@ -109,9 +112,7 @@ def test_a_rehashed_record_breaks_the_link_of_the_next(logged):
     fields["user_name"] = "forged"
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     forged = hashlib.sha256((row[13] + "\n" + canonical).encode()).hexdigest()
-    logged.execute(
-        "UPDATE audit_log SET user_name = 'forged', hash = ? WHERE seq = ?", [forged, seq]
-    )
+    edit_record(logged, seq, user_name="forged", hash=forged)
     result = audit.verify(logged)
     assert (result.ok, result.first_broken) == (False, 3)
     assert result.message == "record 3: its link to record 2 is broken"
@@ -119,7 +120,7 @@ def test_a_rehashed_record_breaks_the_link_of_the_next(logged):
 
 @pytest.mark.parametrize(("deleted", "named"), [(1, 1), (3, 3), (4, 4)])
 def test_a_deleted_record_is_named(logged, deleted, named):
-    logged.execute("DELETE FROM audit_log WHERE seq = ?", [deleted])
+    logged.execute("DELETE FROM audit_entries WHERE seq = ?", [deleted])
     result = audit.verify(logged)
     assert not result.ok
     assert result.first_broken == named
@@ -127,8 +128,8 @@ def test_a_deleted_record_is_named(logged, deleted, named):
 
 
 def test_deleted_and_renumbered_records_break_the_link(logged):
-    logged.execute("DELETE FROM audit_log WHERE seq = 3")
-    logged.execute("UPDATE audit_log SET seq = seq - 1 WHERE seq > 3")
+    logged.execute("DELETE FROM audit_entries WHERE seq = 3")
+    logged.execute("UPDATE audit_entries SET seq = seq - 1 WHERE seq > 3")
     result = audit.verify(logged)
     assert (result.ok, result.first_broken) == (False, 3)
 
@@ -146,7 +147,7 @@ def test_verify_with_a_recorded_head(logged):
 
 def test_verify_with_a_head_fails_when_the_log_was_truncated_before_it(logged):
     kept = audit.head(logged)
-    logged.execute("DELETE FROM audit_log WHERE seq >= 4")
+    logged.execute("DELETE FROM audit_entries WHERE seq >= 4")
     # the shorter log is a valid chain on its own…
     assert audit.verify(logged).ok
     # …but it no longer holds the head recorded outside the database
@@ -163,7 +164,7 @@ def test_verify_with_a_head_fails_when_the_log_was_rewritten(tmp_path):
             audit.append(store, user=f"user{i}", action="read")
         kept = audit.head(store)
     with open_store(path) as store:  # someone with the file while harmrank is stopped
-        store.execute("DELETE FROM audit_log")
+        store.execute("DELETE FROM audit_entries")
     with open_store(path) as store:  # a later harmrank process writes a new history
         audit.append(store, user="new history", action="read")
         assert audit.verify(store).ok
@@ -217,7 +218,7 @@ def test_the_next_process_chains_to_the_head_it_finds(tmp_path):
         audit.append(store, user="a", action="read")
         audit.append(store, user="b", action="read")
     with open_store(path) as store:
-        store.execute("DELETE FROM audit_log WHERE seq = 2")
+        store.execute("DELETE FROM audit_entries WHERE seq = 2")
     with open_store(path) as store:
         audit.append(store, user="c", action="read")
         assert audit.verify(store).ok

@@ -8,6 +8,7 @@ what a force's extract would.
 from __future__ import annotations
 
 import csv
+import json
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -112,3 +113,27 @@ def store_from_rows(
         )
         report = ingest_extract(store, folder, config or Config())
     return store, report
+
+
+def edit_audit_record(store: Store, seq: int, **changes: Any) -> None:
+    """Change fields of audit record ``seq`` in place, as someone with the database file could
+    (for tests that prove :func:`harmrank.audit.verify` catches it). A record is a row of
+    ``audit_entries``: its time and action as columns, the other fields in its JSON text; a
+    callable value is applied to the field's old value."""
+    row = store.one("SELECT logged_at, action, entry FROM audit_entries WHERE seq = ?", [seq])
+    if row is None:
+        raise KeyError(f"no audit record {seq}")
+    columns = {"logged_at": row[0], "action": row[1]}
+    entry = json.loads(row[2])
+    for name, value in changes.items():
+        target = columns if name in columns else entry
+        target[name] = value(target[name]) if callable(value) else value
+    store.execute(
+        "UPDATE audit_entries SET logged_at = ?, action = ?, entry = ? WHERE seq = ?",
+        [
+            columns["logged_at"],
+            columns["action"],
+            json.dumps(entry, ensure_ascii=False, separators=(",", ":")),
+            seq,
+        ],
+    )

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from harmrank import audit
 from harmrank.cli import app as cli_app
+from harmrank.testing import edit_audit_record as edit_record
 
 from .helpers import JUSTIFICATION, LAST, Api
 
@@ -142,7 +143,7 @@ def test_auditor_verifies_over_http(api: Api) -> None:
     head = audit.head(api.store)
     ok = api.get(f"/api/v1/audit/verify?head={head}", auditor).json()
     assert ok["ok"] is True
-    api.store.execute("UPDATE audit_log SET justification = 'nothing to see' WHERE seq = 2")
+    edit_record(api.store, 2, justification="nothing to see")
     broken = api.get("/api/v1/audit/verify", auditor).json()
     assert broken["ok"] is False and broken["first_broken"] == 2
 
@@ -162,7 +163,7 @@ def test_cli_audit_verify_and_head(api: Api) -> None:
     from harmrank.store import open_store
 
     with open_store(db) as store:
-        store.execute("UPDATE audit_log SET user_name = 'someone else' WHERE seq = 3")
+        edit_record(store, 3, user_name="someone else")
     broken = runner.invoke(cli_app, ["audit", "verify", "--db", db])
     assert broken.exit_code == 1
     assert "record 3" in broken.stderr
@@ -176,7 +177,7 @@ def test_cli_verify_head_detects_truncation(api: Api) -> None:
     from harmrank.store import open_store
 
     with open_store(api.path) as store:
-        store.execute("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)")
+        store.execute("DELETE FROM audit_entries WHERE seq = (SELECT max(seq) FROM audit_entries)")
     result = runner.invoke(cli_app, ["audit", "verify", "--db", str(api.path), "--head", recorded])
     assert result.exit_code == 1
     assert "does not contain the recorded head" in result.stderr

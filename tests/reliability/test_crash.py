@@ -115,7 +115,7 @@ class Reference:
         audit_inserts = [
             i + 1
             for i, s in enumerate(self.finished.statements)
-            if i + 1 > c and s.startswith("INSERT INTO audit_log")
+            if i + 1 > c and s.startswith("INSERT INTO audit_entries")
         ]
         if audit_inserts:
             points["audit-insert"] = audit_inserts[0]
@@ -131,7 +131,7 @@ def _begin_before(statements: list[str], k: int) -> int:
     return max(i for i in range(1, k) if statements[i - 1].startswith("BEGIN"))
 
 
-_AUDIT_HEAD_READS = ("SELECT seq, hash FROM audit_log", "SELECT count(*), max(hash) FROM audit_log")
+_AUDIT_HEAD_READS = ("SELECT seq, entry->>'hash' FROM audit_entries",)
 
 
 def _work_span(statements: list[str]) -> tuple[int, int, list[int]]:
@@ -141,7 +141,7 @@ def _work_span(statements: list[str]) -> tuple[int, int, list[int]]:
     numbered = list(enumerate(statements, start=1))
     opened = next(i for i, s in numbered if s.startswith("COMMIT"))  # the schema check
     # the final audit append: its INSERT, after the statements reading the log's head
-    audit_begin = max(i for i, s in numbered if s.startswith("INSERT INTO audit_log"))
+    audit_begin = max(i for i, s in numbered if s.startswith("INSERT INTO audit_entries"))
     while statements[audit_begin - 2].startswith(_AUDIT_HEAD_READS):
         audit_begin -= 1
     commits = [i for i, s in numbered if s.startswith("COMMIT") and opened < i < audit_begin]

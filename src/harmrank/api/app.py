@@ -1,16 +1,16 @@
 """The application factory: ``create_app(settings)`` builds the whole server, and nothing is
 read or opened at import time.
 
-Every request outside a few static paths goes through :func:`_consultation_middleware`, which
-appends its audit record (granted or refused) before the answer leaves, adds the protective
-marking and security headers, and turns any unexpected error into a bare 500 (the detail
-goes to the server log, never to the client).
+Every request outside a few static paths goes through :class:`Consultations`, which appends
+its audit record (granted or refused) before the answer leaves, adds the protective marking and
+security headers, and turns any unexpected error into a bare 500 (the detail goes to the
+server log, never to the client).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
@@ -20,7 +20,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harmrank import NOTICE, __version__
 from harmrank.api import consultation
@@ -70,6 +72,70 @@ def _internal_error(request: Request) -> Response:
     failure = Refused("something went wrong; the error has been logged on the server")
     failure.status = 500
     return web.error_page(request.app.state.harmrank, request, failure)
+
+
+class Consultations:
+    """ASGI middleware (plain ASGI: Starlette's ``BaseHTTPMiddleware`` costs a task and a
+    stream per request). When the answer's status is known and before any of it is sent, the
+    request's audit record is appended; if that fails, a 503 goes out instead and nothing of
+    the answer. Every answer gets the security headers; an unexpected error becomes a bare 500
+    (logged here, recorded like any answer)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        path = scope["path"]
+        exempt = consultation.is_exempt(scope["method"], path)
+        if not exempt:
+            consultation.of(request)
+        started = withheld = False
+
+        async def send_recorded(message: Message) -> None:
+            nonlocal started, withheld
+            if withheld:  # the record could not be written: nothing of the answer leaves
+                return
+            if message["type"] == "http.response.start":
+                started = True
+                if not exempt:
+                    state: ServerState = scope["app"].state.harmrank
+                    try:
+                        await run_in_threadpool(
+                            consultation.record, state.store, request, message["status"]
+                        )
+                    except Exception:
+                        log.exception("could not write the audit record; nothing was disclosed")
+                        withheld = True
+                        refusal = JSONResponse(
+                            {
+                                "detail": "the consultation could not be recorded; nothing was disclosed"
+                            },
+                            status_code=503,
+                        )
+                        _protect(refusal.headers, path)
+                        await refusal(scope, receive, send)
+                        return
+                _protect(MutableHeaders(scope=message), path)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_recorded)
+        except Exception:
+            log.exception("error serving %s %s", scope["method"], path)
+            if started:
+                raise
+            await _internal_error(request)(scope, receive, send_recorded)
+
+
+def _protect(headers: MutableHeaders, path: str) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+    if not path.startswith("/static/"):
+        headers["Cache-Control"] = "no-store"
 
 
 def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -129,35 +195,7 @@ def create_app(settings: ApiSettings, *, store: Store | None = None) -> FastAPI:
     if store is not None:
         app.state.harmrank = ServerState.build(settings, store, owns_store=False)
 
-    @app.middleware("http")
-    async def _consultation_middleware(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        exempt = consultation.is_exempt(request.method, request.url.path)
-        if not exempt:
-            consultation.of(request)
-        try:
-            response = await call_next(request)
-        except Exception:
-            log.exception("error serving %s %s", request.method, request.url.path)
-            response = _internal_error(request)
-        if not exempt:
-            state: ServerState = request.app.state.harmrank
-            try:
-                await run_in_threadpool(
-                    consultation.record, state.store, request, response.status_code
-                )
-            except Exception:
-                log.exception("could not write the audit record; nothing was disclosed")
-                response = JSONResponse(
-                    {"detail": "the consultation could not be recorded; nothing was disclosed"},
-                    status_code=503,
-                )
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if not request.url.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "no-store"
-        return response
+    app.add_middleware(Consultations)
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> Response:
