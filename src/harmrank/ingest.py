@@ -422,7 +422,7 @@ class _Table:
     versions: str
     key: tuple[str, ...]
     values: tuple[str, ...]
-    derived: tuple[str, ...] = ()  # stored with a row but derived from its key (never compared)
+    derived: tuple[str, ...] = ()  # keys from _KEYS, stored with a row (never compared)
 
 
 _TABLES = {
@@ -461,6 +461,10 @@ _TABLES = {
 }
 
 
+# the integer keys ingest assigns: column -> (the table holding them, the id they stand for)
+_KEYS = {"nkey": ("nominal_keys", "nominal_id"), "ckey": ("crime_keys", "crime_id")}
+
+
 def _merge(
     store: Store,
     table: _Table,
@@ -475,14 +479,14 @@ def _merge(
     """Upsert ``new`` into ``table``, keeping every replaced or ended version."""
     con = store.con
     cols = (*table.key, *table.values, *table.derived)
-    if "ckey" in table.derived:  # the crime's key, looked up here (a NULL would be refused)
-        con.register("__new_rows", new.select([c for c in cols if c != "ckey"]))
-        con.execute(
-            "CREATE OR REPLACE TEMP VIEW __new AS SELECT n.*, k.ckey FROM __new_rows n "
-            "LEFT JOIN crime_keys k ON k.crime_id = n.crime_id"
-        )
-    else:
-        con.register("__new", new.select(cols))
+    # the derived keys are looked up here (a NULL key would be refused by the NOT NULL column)
+    con.register("__new_rows", new.select(*table.key, *table.values))
+    keys = "".join(f", {c}.{c}" for c in table.derived)
+    joins = "".join(
+        f" LEFT JOIN {_KEYS[c][0]} {c} ON {c}.{_KEYS[c][1]} = n.{_KEYS[c][1]}"
+        for c in table.derived
+    )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW __new AS SELECT n.*{keys} FROM __new_rows n{joins}")
     join = " AND ".join(f"n.{k} = o.{k}" for k in table.key)
     differs = " OR ".join(f"n.{c} IS DISTINCT FROM o.{c}" for c in compare) or "false"
     stale = (
@@ -503,11 +507,8 @@ def _merge(
         FROM __new n LEFT JOIN {table.name} o ON {join}
         """
     )
-    if "ckey" in table.derived:
-        con.execute("DROP VIEW __new")
-        con.unregister("__new_rows")
-    else:
-        con.unregister("__new")
+    con.execute("DROP VIEW __new")
+    con.unregister("__new_rows")
     counts = dict(con.execute("SELECT __outcome, count(*) FROM __cmp GROUP BY ALL").fetchall())
     report.inserted += counts.get("inserted", 0)
     report.updated += counts.get("updated", 0)
@@ -550,25 +551,24 @@ def _merge(
     con.execute("DROP TABLE IF EXISTS __cmp")
 
 
-def _with_nominal_keys(store: Store, links: pl.DataFrame) -> pl.DataFrame:
-    """Give every nominal a stable integer key (new nominals get the next ones) and attach it."""
+def _add_nominal_keys(store: Store, links: pl.DataFrame) -> None:
+    """Give every new nominal a stable integer key: the next ones, in nominal_id order
+    (``_merge`` attaches the keys to the links)."""
     con = store.con
     con.register("__link_nominals", links.select("nominal_id").unique())
-    con.execute(
-        """
-        INSERT INTO nominal_keys
-        SELECT nominal_id,
-               (SELECT coalesce(max(nkey), 0) FROM nominal_keys)
-               + row_number() OVER (ORDER BY nominal_id)
-        FROM __link_nominals n
-        WHERE NOT EXISTS (SELECT 1 FROM nominal_keys k WHERE k.nominal_id = n.nominal_id)
-        """
-    )
-    keys = store.frame(
-        "SELECT k.nominal_id, k.nkey FROM nominal_keys k JOIN __link_nominals USING (nominal_id)"
-    )
-    con.unregister("__link_nominals")
-    return links.join(keys, on="nominal_id", how="left")
+    try:
+        con.execute(
+            """
+            INSERT INTO nominal_keys
+            SELECT nominal_id,
+                   (SELECT coalesce(max(nkey), 0) FROM nominal_keys)
+                   + row_number() OVER (ORDER BY nominal_id)
+            FROM __link_nominals n
+            WHERE NOT EXISTS (SELECT 1 FROM nominal_keys k WHERE k.nominal_id = n.nominal_id)
+            """
+        )
+    finally:
+        con.unregister("__link_nominals")
 
 
 def _add_crime_keys(store: Store, crimes: pl.DataFrame) -> None:
@@ -723,11 +723,12 @@ def ingest_extract(
     with store.transaction():
         load_id = int(store.scalar("SELECT coalesce(max(load_id), 0) + 1 FROM loads"))
         _add_crime_keys(store, crimes_ok)
+        _add_nominal_keys(store, collapsed)
         has_updated_at = "updated_at" in raws["crimes"].frame.columns
         merges: list[tuple[str, pl.DataFrame]] = [
             ("lpas", checked["lpas"][0]) if "lpas" in checked else ("", pl.DataFrame()),
             ("crimes", crimes_ok),
-            ("suspects", _with_nominal_keys(store, collapsed)),
+            ("suspects", collapsed),
             ("nominals", checked["nominals"][0]) if "nominals" in checked else ("", pl.DataFrame()),
             ("orders", checked["orders"][0]) if "orders" in checked else ("", pl.DataFrame()),
         ]
