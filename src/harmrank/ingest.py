@@ -692,6 +692,13 @@ def ingest_extract(
         rep.read = raws[name].read
         rep.quarantined = bad.height
         rep.accepted = rep.read - rep.quarantined
+    # every row is now in a checked frame: let the raw text go (gigabytes at national scale)
+    files_meta = {
+        name: {"format": r.format, "sha256": r.sha256, "bytes": r.size, "path": str(r.path)}
+        for name, r in raws.items()
+    }
+    has_updated_at = "updated_at" in raws["crimes"].frame.columns
+    raws.clear()
 
     # suspects: duplicate links collapse to the latest stage of the process
     links_ok, links_bad = checked["suspects"]
@@ -703,6 +710,8 @@ def ingest_extract(
         .drop("__stage")
     )
     reports["suspects"].collapsed = links_ok.height - collapsed.height
+    checked["suspects"] = (collapsed, links_bad)
+    del links_ok
 
     codes = known_codes(config)
     unknown = (
@@ -724,17 +733,12 @@ def ingest_extract(
         load_id = int(store.scalar("SELECT coalesce(max(load_id), 0) + 1 FROM loads"))
         _add_crime_keys(store, crimes_ok)
         _add_nominal_keys(store, collapsed)
-        has_updated_at = "updated_at" in raws["crimes"].frame.columns
-        merges: list[tuple[str, pl.DataFrame]] = [
-            ("lpas", checked["lpas"][0]) if "lpas" in checked else ("", pl.DataFrame()),
-            ("crimes", crimes_ok),
-            ("suspects", collapsed),
-            ("nominals", checked["nominals"][0]) if "nominals" in checked else ("", pl.DataFrame()),
-            ("orders", checked["orders"][0]) if "orders" in checked else ("", pl.DataFrame()),
-        ]
-        for name, frame in merges:
-            if not name:
+        del crimes_ok, collapsed  # each accepted frame is let go once merged (below)
+        for name in ("lpas", "crimes", "suspects", "nominals", "orders"):
+            if name not in checked:
                 continue
+            frame, bad = checked[name]
+            checked[name] = (frame.clear(), bad)
             table = _TABLES[name]
             compare = table.values
             if name == "crimes" and not has_updated_at:
@@ -769,10 +773,6 @@ def ingest_extract(
             )
             store.con.unregister("__quarantine")
         report = IngestReport(load_id, str(folder), replace, reports, unknown_codes, lpa_source)
-        files_meta = {
-            name: {"format": r.format, "sha256": r.sha256, "bytes": r.size, "path": str(r.path)}
-            for name, r in raws.items()
-        }
         store.execute(
             "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?::JSON, ?::JSON, ?)",
             [
