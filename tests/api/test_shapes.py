@@ -79,7 +79,11 @@ def test_runs_and_audit_shapes(api: Api) -> None:
     assert {r["status"] for r in runs} == {"draft"}
     assert runs[0]["weights"]["tables"][0]["name"] == "ons_css_2019"
     auditor = api.token("audrey", "auditor")
-    AuditPagePublic.model_validate(api.get("/api/v1/audit", auditor).json())
+    page = api.get("/api/v1/audit", auditor).json()
+    AuditPagePublic.model_validate(page)
+    # the database's timestamps are naive UTC: the API writes them with their offset
+    assert runs[0]["created_at"].endswith("+00:00")
+    assert all(r["logged_at"].endswith("+00:00") for r in page["records"])
 
 
 def test_justification_can_be_switched_off(make_api) -> None:

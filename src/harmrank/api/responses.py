@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -15,17 +14,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MARKING_HEADER = "X-Protective-Marking"
 
 
-def as_utc(value: Any) -> Any:
-    """Timestamps in the database are naive UTC: give them their offset (RFC 3339)."""
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-    if isinstance(value, dict):
-        return {k: as_utc(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [as_utc(v) for v in value]
-    return value
-
-
 class ExactJSONResponse(JSONResponse):
     """JSON written by :func:`harmrank.jsonout.dumps`: decimals exact, with all 6 places;
     timestamps with their UTC offset."""
@@ -35,7 +23,8 @@ class ExactJSONResponse(JSONResponse):
 
     @staticmethod
     def encode(content: Any) -> bytes:
-        return jsonout.dumps(as_utc(content)).encode("utf-8")
+        # timestamps in the database are naive UTC: they are written with their offset
+        return jsonout.dumps(content, utc=True).encode("utf-8")
 
 
 Responses = dict[int | str, dict[str, Any]]
