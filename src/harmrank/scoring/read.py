@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -130,18 +131,26 @@ def _crime_dicts(frame: pl.DataFrame) -> dict[tuple[str, str], list[dict[str, An
     ordered = frame.sort(
         ["kind", "nominal_id", "recorded_on", "crime_id"], descending=[False, False, True, False]
     )
-    for r in ordered.iter_rows(named=True):
-        out.setdefault((r["kind"], r["nominal_id"]), []).append(
+    for kind, nominal_id, crime_id, ho_code, recorded_on, lpa, weight in _rows(
+        ordered, "kind", "nominal_id", "crime_id", "ho_code", "recorded_on", "lpa", "weight"
+    ):
+        out.setdefault((kind, nominal_id), []).append(
             {
-                "crime_id": r["crime_id"],
-                "ho_code": r["ho_code"],
-                "offence": offences.get(r["ho_code"]),
-                "recorded_on": r["recorded_on"],
-                "lpa": r["lpa"],
-                "weight": r["weight"],
+                "crime_id": crime_id,
+                "ho_code": ho_code,
+                "offence": offences.get(ho_code),
+                "recorded_on": recorded_on,
+                "lpa": lpa,
+                "weight": weight,
             }
         )
     return out
+
+
+def _rows(frame: pl.DataFrame, *columns: str) -> Iterator[tuple[Any, ...]]:
+    """The frame's rows as tuples of the named columns (column by column: several times
+    faster than ``iter_rows(named=True)`` over a list of tens of thousands of entries)."""
+    return zip(*(frame.get_column(c).to_list() for c in columns), strict=True)
 
 
 _CACHE_RUN_LISTS = 256  # (run, LPA, list) entries kept in memory: runs never change
@@ -178,13 +187,16 @@ def _load_lists(
     )
     crime_map = _crime_dicts(crimes)
     order_map: dict[str, list[dict[str, Any]]] = {}
-    for o in orders.iter_rows(named=True):
-        order_map.setdefault(o["nominal_id"], []).append(
-            {"order_type": o["order_type"], "starts_on": o["starts_on"], "ends_on": o["ends_on"]}
+    for nominal_id, order_type, starts_on, ends_on in _rows(
+        orders, "nominal_id", "order_type", "starts_on", "ends_on"
+    ):
+        order_map.setdefault(nominal_id, []).append(
+            {"order_type": order_type, "starts_on": starts_on, "ends_on": ends_on}
         )
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = {key: [] for key in wanted}
     all_repeat: list[tuple[int, dict[str, Any]]] = []
-    for e in entries.iter_rows(named=True):
+    for values in _rows(entries, *entries.columns):
+        e = dict(zip(entries.columns, values, strict=True))
         if e["list"] == "repeat":
             entry = {
                 "rank": e["rank"],
