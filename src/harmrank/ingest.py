@@ -551,45 +551,28 @@ def _merge(
     con.execute("DROP TABLE IF EXISTS __cmp")
 
 
-def _add_nominal_keys(store: Store, links: pl.DataFrame) -> None:
-    """Give every new nominal a stable integer key: the next ones, in nominal_id order
-    (``_merge`` attaches the keys to the links)."""
+def _add_keys(store: Store, column: str, ids: pl.DataFrame, order: str) -> None:
+    """Give every id in ``ids`` not yet in ``column``'s key table (see ``_KEYS``) a stable
+    integer key: the next ones, in ``order`` (``_merge`` attaches the keys to the rows).
+    Nominals are numbered in nominal_id order; crimes in the order recorded_on, crime_id, so
+    that crime keys run roughly in date order (their links' crimes are in this extract or
+    already stored: orphans were quarantined)."""
+    table, id_column = _KEYS[column]
     con = store.con
-    con.register("__link_nominals", links.select("nominal_id").unique())
+    con.register("__new_ids", ids)
     try:
         con.execute(
-            """
-            INSERT INTO nominal_keys
-            SELECT nominal_id,
-                   (SELECT coalesce(max(nkey), 0) FROM nominal_keys)
-                   + row_number() OVER (ORDER BY nominal_id)
-            FROM __link_nominals n
-            WHERE NOT EXISTS (SELECT 1 FROM nominal_keys k WHERE k.nominal_id = n.nominal_id)
+            f"""
+            INSERT INTO {table}
+            SELECT {id_column},
+                   (SELECT coalesce(max({column}), 0) FROM {table})
+                   + row_number() OVER (ORDER BY {order})
+            FROM __new_ids n
+            WHERE NOT EXISTS (SELECT 1 FROM {table} k WHERE k.{id_column} = n.{id_column})
             """
         )
     finally:
-        con.unregister("__link_nominals")
-
-
-def _add_crime_keys(store: Store, crimes: pl.DataFrame) -> None:
-    """Give every new crime a stable integer key: the next ones, in the order recorded_on,
-    crime_id. (``_merge`` attaches the keys to the crimes and to their links, whose crimes
-    are in this extract or already stored: orphans were quarantined.)"""
-    con = store.con
-    con.register("__load_crimes", crimes.select("crime_id", "recorded_on"))
-    try:
-        con.execute(
-            """
-            INSERT INTO crime_keys
-            SELECT crime_id,
-                   (SELECT coalesce(max(ckey), 0) FROM crime_keys)
-                   + row_number() OVER (ORDER BY recorded_on, crime_id)
-            FROM __load_crimes n
-            WHERE NOT EXISTS (SELECT 1 FROM crime_keys k WHERE k.crime_id = n.crime_id)
-            """
-        )
-    finally:
-        con.unregister("__load_crimes")
+        con.unregister("__new_ids")
 
 
 def fingerprint(store: Store) -> str:
@@ -731,8 +714,10 @@ def ingest_extract(
     user = user or audit.os_user()
     with store.transaction():
         load_id = int(store.scalar("SELECT coalesce(max(load_id), 0) + 1 FROM loads"))
-        _add_crime_keys(store, crimes_ok)
-        _add_nominal_keys(store, collapsed)
+        _add_keys(
+            store, "ckey", crimes_ok.select("crime_id", "recorded_on"), "recorded_on, crime_id"
+        )
+        _add_keys(store, "nkey", collapsed.select("nominal_id").unique(), "nominal_id")
         del crimes_ok, collapsed  # each accepted frame is let go once merged (below)
         for name in ("lpas", "crimes", "suspects", "nominals", "orders"):
             if name not in checked:
