@@ -124,3 +124,37 @@ def test_movement_on_the_repeat_list():
     ]
     alone = score(crimes, links)  # by run: the same
     assert _movements(alone, "ALL", "repeat") == [("R2", "new"), ("R1", -1)]
+
+
+def test_repeat_movement_when_the_attributed_lpa_changes():
+    """The same list means the same LPA's repeat list: a nominal now attributed to another LPA
+    is "new" on that LPA's list, while its force-wide movement compares its ALL ranks."""
+    T = "Telford & Wrekin"
+    crimes = [
+        # X: two qualifying crimes in H by 2025-04, two more in T in June (count tie 2-2,
+        # broken by the latest qualifying crime: T)
+        crime("X1", "19C", "2025-03-01", lpa=H, da=False),
+        crime("X2", "19C", "2025-04-01", lpa=H, da=False),
+        crime("X3", "19C", "2025-06-01", lpa=T, da=False),
+        crime("X4", "19C", "2025-06-02", lpa=T, da=False),
+        # Y: two in T in both months; Z: three in S in both months
+        crime("Y1", "19C", "2025-01-01", lpa=T, da=False),
+        crime("Y2", "19C", "2025-02-01", lpa=T, da=False),
+        crime("Z1", "19C", "2024-11-01", lpa=S, da=False),
+        crime("Z2", "19C", "2024-12-01", lpa=S, da=False),
+        crime("Z3", "19C", "2025-01-01", lpa=S, da=False),
+    ]
+    links = [link(c["crime_id"], c["crime_id"][0]) for c in crimes]
+    config = cfg(force={"lpas": [H, S, T]})
+    for s in (
+        score_backfill(crimes, links, "2025-05", "2025-06", config=config),
+        score(crimes, links, config=config),  # by run: M-1 computed, never stored
+    ):
+        # M-1 (2025-05), ALL: Z 3 crimes, X 2 (latest 2025-04-01), Y 2 (latest 2025-02-01)
+        # M   (2025-06), ALL: X 4, Z 3, Y 2
+        assert _movements(s, "ALL", "repeat") == [("X", 1), ("Z", -1), ("Y", 0)]
+        # X was first on Herefordshire's list at M-1; on Telford's it is new, and Y, first
+        # there at M-1, is now second
+        assert _movements(s, T, "repeat") == [("X", "new"), ("Y", -1)]
+        assert _movements(s, H, "repeat") == []
+        assert [e["lpa"] for e in s.entries("ALL", "repeat")] == [T, S, T]
