@@ -251,6 +251,25 @@ def test_an_equal_updated_at_with_the_same_values_is_unchanged(store, tmp_path):
     assert report.files["crimes"].unchanged == 1
 
 
+def test_an_equal_updated_at_with_other_values_is_applied(store, tmp_path):
+    # only an older row is stale (SPEC 1, Updates); at the same time the last load wins
+    at = "2025-03-01T12:00:00"
+    ingest_extract(
+        store,
+        write_extract(tmp_path / "1", crimes=[crime("C1", ho_code="8N", updated_at=at)]),
+        Config(),
+    )
+    report = ingest_extract(
+        store,
+        write_extract(tmp_path / "2", crimes=[crime("C1", ho_code="19C", updated_at=at)]),
+        Config(),
+    )
+    rep = report.files["crimes"]
+    assert (rep.stale, rep.updated) == (0, 1)
+    assert store.scalar("SELECT ho_code FROM crimes") == "19C"
+    assert store.scalar("SELECT count(*) FROM crime_versions WHERE crime_id = 'C1'") == 1
+
+
 def test_without_updated_at_the_last_load_wins(store, tmp_path):
     ingest_extract(
         store,
