@@ -222,8 +222,10 @@ def test_every_run_reports_unweighted_codes_and_crimes_per_lpa_and_month():
             crime("C1", "8U", "2025-06-10", da=False),
             crime("C2", "19C", "2025-05-10"),
             crime("C3", "8K", "2025-06-11"),
+            crime("C4", "8N", "2025-04-10", lpa="Herefordshire", da=False),  # not VAWG
         ],
-        [link("C1", "N1"), link("C2", "N1"), link("C3", "N2")],
+        # C1 has two suspects: its code is reported once, as one crime
+        [link("C1", "N1"), link("C1", "N3"), link("C2", "N1"), link("C3", "N2")],
         lpas=["Shropshire", "Herefordshire"],
     )
     s.run()
@@ -232,10 +234,14 @@ def test_every_run_reports_unweighted_codes_and_crimes_per_lpa_and_month():
     per = dq["crimes_per_lpa_month"]
     assert per["Shropshire"]["2025-06"]["crimes"] == 2
     assert per["Shropshire"]["2025-05"]["crimes"] == 1
+    assert per["Herefordshire"]["2025-04"] == {"crimes": 1, "vawg_crimes": 0}
     # "no data" is never shown as "no offending": every LPA and month of the window is there
     assert per["Herefordshire"]["2025-06"]["crimes"] == 0
-    assert sorted(per["Herefordshire"]) == [f"2024-{m:02d}" for m in range(7, 13)] + [
-        f"2025-{m:02d}" for m in range(1, 7)
+    window = [f"2024-{m:02d}" for m in range(7, 13)] + [f"2025-{m:02d}" for m in range(1, 7)]
+    assert sorted(per["Herefordshire"]) == window
+    # an LPA-month with no crime at all is named; one with crimes but none of them VAWG is not
+    assert dq["empty_lpa_months"] == [f"Herefordshire {m}" for m in window if m != "2025-04"] + [
+        f"Shropshire {m}" for m in window if m not in ("2025-05", "2025-06")
     ]
 
 
