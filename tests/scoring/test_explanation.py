@@ -167,3 +167,37 @@ def test_a_run_does_not_change_after_a_later_ingest():
     after = s.explain("LOW")
     assert [c["crime_id"] for c in after["crimes"]] == ["C2", "C4"]
     assert after["orders"] == []
+
+
+def test_explaining_a_nominal_on_no_list_reads_the_extract_as_it_stood_at_the_run():
+    # LOW is on no list (top_n = 1: TOP leads both lists), so its explanation is recomputed
+    # from the version history, not read from the crimes stored with the list entries
+    s = score(
+        [
+            crime("T1", "19D", "2025-04-01"),
+            crime("T2", "19D", "2025-04-02"),
+            crime("C2", "8N", "2025-05-01"),
+            crime("C3", "8N", "2025-05-02"),
+        ],
+        [link("T1", "TOP"), link("T2", "TOP"), link("C2", "LOW"), link("C3", "LOW")],
+        config=cfg(scoring={"top_n": 1}),
+    )
+    on_lists = {e["nominal_id"] for o in s.objects() for e in o["entries"]}
+    assert "LOW" not in on_lists
+    before = s.explain("LOW")
+    assert [(c["crime_id"], c["ho_code"]) for c in before["crimes"]] == [
+        ("C3", "8N"),
+        ("C2", "8N"),
+    ]
+    # later: C2 reclassified and LOW's link to it now eliminated, C3 cancelled, a new crime
+    s.ingest(
+        crimes=[
+            crime("C2", "19C", "2025-05-01"),
+            crime("C3", "8N", "2025-05-02", status="cancelled"),
+            crime("C4", "8N", "2025-05-03"),
+        ],
+        suspects=[link("C2", "LOW", "eliminated"), link("C4", "LOW")],
+    )
+    assert s.explain("LOW") == before
+    s.run()  # a new run of the month sees the new data
+    assert [(c["crime_id"], c["ho_code"]) for c in s.explain("LOW")["crimes"]] == [("C4", "8N")]
