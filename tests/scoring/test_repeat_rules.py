@@ -136,6 +136,14 @@ SERIAL_CASES = {
         [_spec("19C", "2022-07-01", victim="V1"), _spec("19C", LAST, victim="V2")],
         True,
     ),
+    "same victim twice in 36 months, another victim only before them": (
+        [
+            _spec("19C", "2022-06-30", victim="V2"),
+            _spec("19C", "2025-01-01", victim="V1"),
+            _spec("19C", "2025-02-01", victim="V1"),
+        ],
+        False,
+    ),
     "second victim only on a non-RASSO crime": (
         [
             _spec("19C", "2025-01-01", victim="V1"),
