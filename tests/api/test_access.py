@@ -249,3 +249,35 @@ def test_reference_routes(api: Api) -> None:
     rules = api.get("/api/v1/rules", token).json()
     assert {r["name"] for r in rules} >= {"rasso-repeat-interim", "rasso-serial", "matac-serial-da"}
     assert [r["name"] for r in rules if r["active"]] == ["rasso-repeat-interim"]
+
+
+def test_a_nominal_who_moved_lpa_is_seen_whole_by_either_lpa(api: Api) -> None:
+    """A nominal is within a token's LPAs when a run attributed it to one of them; its whole
+    history is then shown, months in another LPA included (README, decisions)."""
+    from harmrank.config import Config
+    from harmrank.scoring import backfill
+    from harmrank.testing import store_from_rows
+
+    crimes = [
+        ("CM1", "19C", "2025-01-10", "Herefordshire"),
+        ("CM2", "19C", "2025-06-10", "Telford & Wrekin"),
+        ("CM3", "19C", "2025-06-11", "Telford & Wrekin"),
+    ]
+    store_from_rows(
+        crimes=[
+            {"crime_id": c, "ho_code": h, "recorded_on": d, "lpa": lpa, "domestic_abuse": "true"}
+            for c, h, d, lpa in crimes
+        ],
+        suspects=[{"crime_id": c, "nominal_id": "NM01", "role": "suspect"} for c, *_ in crimes],
+        store=api.store,
+    )
+    backfill(api.store, "2025-01", LAST, Config(), user="builder")
+    hereford = api.token("om-h", "offender_manager", lpas=["Herefordshire"])
+    response = api.get("/api/v1/nominals/NM01/history", hereford, JUSTIFICATION)
+    assert response.status_code == 200
+    months = {m["month"]: m["lpa"] for m in response.json()["months"]}
+    assert months["2025-01"] == "Herefordshire" and months[LAST] == "Telford & Wrekin"
+    explained = api.get(f"/api/v1/nominals/NM01/explain?month={LAST}", hereford, JUSTIFICATION)
+    assert explained.status_code == 200
+    shropshire = api.token("om-s", "offender_manager", lpas=["Shropshire"])
+    assert api.get("/api/v1/nominals/NM01/history", shropshire, JUSTIFICATION).status_code == 404
