@@ -251,33 +251,99 @@ def test_reference_routes(api: Api) -> None:
     assert [r["name"] for r in rules if r["active"]] == ["rasso-repeat-interim"]
 
 
-def test_a_nominal_who_moved_lpa_is_seen_whole_by_either_lpa(api: Api) -> None:
-    """A nominal is within a token's LPAs when a run attributed it to one of them; its whole
-    history is then shown, months in another LPA included (README, decisions)."""
-    from harmrank.config import Config
+def _add_and_rescore(api: Api, crimes: list[tuple[str, str, str, str, str]], **config) -> None:
+    """Ingest (crime_id, ho_code, recorded_on, lpa, nominal_id) rows into the API's database
+    and score every month again (reads use the latest runs)."""
+    from harmrank.config import config_from_dict
     from harmrank.scoring import backfill
     from harmrank.testing import store_from_rows
 
-    crimes = [
-        ("CM1", "19C", "2025-01-10", "Herefordshire"),
-        ("CM2", "19C", "2025-06-10", "Telford & Wrekin"),
-        ("CM3", "19C", "2025-06-11", "Telford & Wrekin"),
-    ]
     store_from_rows(
         crimes=[
             {"crime_id": c, "ho_code": h, "recorded_on": d, "lpa": lpa, "domestic_abuse": "true"}
-            for c, h, d, lpa in crimes
+            for c, h, d, lpa, _ in crimes
         ],
-        suspects=[{"crime_id": c, "nominal_id": "NM01", "role": "suspect"} for c, *_ in crimes],
+        suspects=[{"crime_id": c, "nominal_id": n, "role": "suspect"} for c, *_, n in crimes],
         store=api.store,
     )
-    backfill(api.store, "2025-01", LAST, Config(), user="builder")
-    hereford = api.token("om-h", "offender_manager", lpas=["Herefordshire"])
-    response = api.get("/api/v1/nominals/NM01/history", hereford, JUSTIFICATION)
+    backfill(api.store, "2025-01", LAST, config_from_dict(config), user="builder")
+
+
+def _history(api: Api, nominal_id: str, *lpas: str):
+    token = api.token(f"om-{len(lpas)}-{lpas[0]}", "offender_manager", lpas=list(lpas))
+    return api.get(f"/api/v1/nominals/{nominal_id}/history", token, JUSTIFICATION)
+
+
+def test_a_nominal_who_moved_lpa_is_seen_whole_by_either_lpa(api: Api) -> None:
+    """A nominal is within a token's LPAs when a run attributed it to one of them; its whole
+    history is then shown, months in another LPA included (README, decisions)."""
+    _add_and_rescore(
+        api,
+        [
+            ("CM1", "19C", "2025-01-10", "Herefordshire", "NM01"),
+            ("CM2", "19C", "2025-06-10", "Telford & Wrekin", "NM01"),
+            ("CM3", "19C", "2025-06-11", "Telford & Wrekin", "NM01"),
+        ],
+    )
+    response = _history(api, "NM01", "Herefordshire")
     assert response.status_code == 200
     months = {m["month"]: m["lpa"] for m in response.json()["months"]}
     assert months["2025-01"] == "Herefordshire" and months[LAST] == "Telford & Wrekin"
+    hereford = api.token("an-h", "analyst", lpas=["Herefordshire"])
     explained = api.get(f"/api/v1/nominals/NM01/explain?month={LAST}", hereford, JUSTIFICATION)
     assert explained.status_code == 200
-    shropshire = api.token("om-s", "offender_manager", lpas=["Shropshire"])
-    assert api.get("/api/v1/nominals/NM01/history", shropshire, JUSTIFICATION).status_code == 404
+    assert _history(api, "NM01", "Shropshire").status_code == 404
+
+
+def test_a_nominal_on_an_lpas_repeat_list_is_within_that_lpa(api: Api) -> None:
+    """The repeat list attributes by qualifying crimes: NR01 (no crime in the window, so not
+    scored) and NR02 (scored in Telford & Wrekin for one crime) are on Herefordshire's repeat
+    list, and a Herefordshire token may look them up."""
+    _add_and_rescore(
+        api,
+        [
+            ("CR1", "19C", "2023-03-01", "Herefordshire", "NR01"),
+            ("CR2", "19C", "2023-04-01", "Herefordshire", "NR01"),
+            ("CR3", "19C", "2023-03-01", "Herefordshire", "NR02"),
+            ("CR4", "19C", "2023-04-01", "Herefordshire", "NR02"),
+            ("CR5", "8N", "2025-05-01", "Telford & Wrekin", "NR02"),
+        ],
+    )
+    full = api.token("an-all", "analyst")
+    repeat = api.get(f"/api/v1/lists/{LAST}?lpa=Herefordshire&list=repeat", full).json()
+    assert {"NR01", "NR02"} <= {e["nominal_id"] for e in repeat["entries"]}
+    r1 = _history(api, "NR01", "Herefordshire")
+    assert r1.status_code == 200 and r1.json()["months"] == []  # never scored
+    r2 = _history(api, "NR02", "Herefordshire")
+    assert r2.status_code == 200
+    assert {m["lpa"] for m in r2.json()["months"]} == {"Telford & Wrekin"}
+    hereford = api.token("an-h", "analyst", lpas=["Herefordshire"])
+    not_scored = api.get(f"/api/v1/nominals/NR01/explain?month={LAST}", hereford, JUSTIFICATION)
+    assert not_scored.status_code == 404 and "not scored" in not_scored.json()["detail"]
+    for nominal in ("NR01", "NR02"):
+        assert _history(api, nominal, "Shropshire").status_code == 404
+
+
+def test_a_nominal_on_an_lpas_presence_list_is_within_that_lpa(api: Api) -> None:
+    """Under `presence` a nominal is listed in every LPA where it offended: NP01 (principal
+    Shropshire) is on Herefordshire's lists, and a Herefordshire token may explain it."""
+    _add_and_rescore(
+        api,
+        [
+            ("CP1", "19C", "2025-05-01", "Shropshire", "NP01"),
+            ("CP2", "8N", "2025-06-01", "Herefordshire", "NP01"),
+        ],
+        scoring={"attribution": "presence"},
+    )
+    full = api.token("an-all", "analyst")
+    lists = api.get(f"/api/v1/lists/{LAST}?lpa=Herefordshire", full).json()
+    assert "NP01" in {e["nominal_id"] for o in lists for e in o["entries"]}
+    hereford = api.token("an-h", "analyst", lpas=["Herefordshire"])
+    explained = api.get(f"/api/v1/nominals/NP01/explain?month={LAST}", hereford, JUSTIFICATION)
+    assert explained.status_code == 200
+    assert explained.json()["lpa"] == "Shropshire"
+    telford = api.token("an-t", "analyst", lpas=["Telford & Wrekin"])
+    assert (
+        api.get(f"/api/v1/nominals/NP01/explain?month={LAST}", telford, JUSTIFICATION).status_code
+        == 404
+    )

@@ -23,6 +23,7 @@ from harmrank.scoring import (
     explain,
     history,
     list_objects,
+    listed_lpas,
     nominal_lpas,
     read_run,
 )
@@ -186,11 +187,15 @@ def read_lists(
 
 
 def check_nominal(store: Store, principal: Principal, nominal_id: str) -> set[str]:
-    """The LPAs a nominal was ever attributed to, when the principal may see one of them;
-    otherwise the same :class:`Missing` as for a nominal that does not exist."""
+    """The LPAs a nominal was ever attributed to or listed in, when the principal may see one
+    of them; otherwise the same :class:`Missing` as for a nominal that does not exist. (The
+    lists are read only when the attributed LPAs do not decide: a repeat list or a `presence`
+    list may hold a nominal in an LPA it is not attributed to, or one that is not scored.)"""
     lpas = nominal_lpas(store, nominal_id)
-    if not lpas or not any(principal.sees_lpa(x) for x in lpas):
-        raise Missing(NOMINAL_NOT_FOUND)
+    if not any(principal.sees_lpa(x) for x in lpas):
+        lpas = lpas | listed_lpas(store, nominal_id)
+        if not any(principal.sees_lpa(x) for x in lpas):
+            raise Missing(NOMINAL_NOT_FOUND)
     return lpas
 
 

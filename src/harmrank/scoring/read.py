@@ -397,6 +397,22 @@ def nominal_lpas(store: Store, nominal_id: str) -> set[str]:
     return {row[4] for row in _scored_rows(store, nkey) if row[0] in readable}
 
 
+def listed_lpas(store: Store, nominal_id: str) -> set[str]:
+    """Every LPA whose list holds the nominal in any run. Beyond :func:`nominal_lpas`: a repeat
+    list attributes by qualifying crimes (and lists nominals with no crime in the window, who
+    are not scored), and ``presence`` lists a nominal in every LPA where it offended."""
+
+    def read() -> set[str]:
+        readable = _readable_runs(store)
+        rows = store.execute(
+            "SELECT DISTINCT run_id, lpa FROM run_entries WHERE nominal_id = ? AND lpa <> 'ALL'",
+            [nominal_id],
+        ).fetchall()
+        return {lpa for run_id, lpa in rows if run_id in readable}
+
+    return store.cached("listed_lpas", nominal_id, read)  # type: ignore[no-any-return]
+
+
 def _asof_views(con: Any, nominal_id: str, load_id: int) -> Sources:
     """The extract as it stood just after ``load_id``, restricted to one nominal's crimes."""
     con.execute(
