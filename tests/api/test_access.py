@@ -322,6 +322,12 @@ def test_a_nominal_on_an_lpas_repeat_list_is_within_that_lpa(api: Api) -> None:
     assert not_scored.status_code == 404 and "not scored" in not_scored.json()["detail"]
     for nominal in ("NR01", "NR02"):
         assert _history(api, nominal, "Shropshire").status_code == 404
+    # the web page a reader reaches from the list entry
+    from .test_web import sign_in
+
+    sign_in(api, api.token("om-web", "offender_manager", lpas=["Herefordshire"]))
+    page = api.client.get(f"/nominals/NR01?month={LAST}", params={"justification": JUSTIFICATION})
+    assert page.status_code == 200 and "not scored" in page.text
 
 
 def test_a_nominal_on_an_lpas_presence_list_is_within_that_lpa(api: Api) -> None:
