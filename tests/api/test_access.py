@@ -328,6 +328,10 @@ def test_a_nominal_on_an_lpas_repeat_list_is_within_that_lpa(api: Api) -> None:
     sign_in(api, api.token("om-web", "offender_manager", lpas=["Herefordshire"]))
     page = api.client.get(f"/nominals/NR01?month={LAST}", params={"justification": JUSTIFICATION})
     assert page.status_code == 200 and "not scored" in page.text
+    # with what put it on the list: the qualifying crimes and the rule's reasons
+    assert 'id="repeat"' in page.text and "CR1" in page.text and "CR2" in page.text
+    assert "2 qualifying crimes (at least 2) in the 36 months to 2025-06-30" in page.text
+    assert api.last_audit()["row_count"] == 2
 
 
 def test_a_nominal_on_an_lpas_presence_list_is_within_that_lpa(api: Api) -> None:

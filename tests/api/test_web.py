@@ -243,6 +243,7 @@ def test_nominal_page_with_chart(api: Api) -> None:
     assert months == ["2025-03", "2025-04", "2025-05", "2025-06"]
     assert "harm-line" in html
     assert "CS012" in html and "5905.881986" in html  # the explanation of the month
+    assert 'id="repeat"' in html and "Why flagged: 2 qualifying crimes" in html  # two rapes
     record = api.last_audit()
     assert (record["nominal_id"], record["justification"], record["status"]) == (
         "NS01",
@@ -256,6 +257,8 @@ def test_analyst_nominal_page_has_no_history(api: Api) -> None:
     html = api.client.get(f"/nominals/NS01?month={LAST}&justification=checking+the+list").text
     assert "CS011" in html
     assert "history-chart" not in html
+    other = api.client.get(f"/nominals/NS03?month={LAST}&justification=checking+the+list").text
+    assert "CS034" in other and 'id="repeat"' not in other  # not a repeat suspect
 
 
 def test_nominal_page_same_404_outside_scope(api: Api) -> None:

@@ -18,6 +18,7 @@ from harmrank.scoring.read import (
     months_with_runs,
     nominal_lpas,
     read_run,
+    repeat_entry,
     runs_table,
 )
 from harmrank.scoring.runs import RunError, RunInfo, approve_runs, backfill, run_month, score_months
@@ -40,6 +41,7 @@ __all__ = [
     "months_with_runs",
     "nominal_lpas",
     "read_run",
+    "repeat_entry",
     "run_month",
     "runs_table",
     "score_months",

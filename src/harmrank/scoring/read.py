@@ -397,6 +397,23 @@ def nominal_lpas(store: Store, nominal_id: str) -> set[str]:
     return {row[4] for row in _scored_rows(store, nkey) if row[0] in readable}
 
 
+def repeat_entry(
+    store: Store, nominal_id: str, month: str, config: Config, *, run_id: str | None = None
+) -> dict[str, Any] | None:
+    """The nominal's entry on its LPA's repeat list in the run reads use for ``month`` (its
+    qualifying crimes and the rule's reasons), or ``None`` when the rule did not flag it."""
+    run = read_run(store, month, config, run_id)
+    lpa = store.scalar(
+        "SELECT lpa FROM run_entries WHERE run_id = ? AND list = 'repeat' AND nominal_id = ?",
+        [run.run_id, nominal_id],
+    )
+    if lpa is None:
+        return None
+    entries = _run_lists(store, run.run_id, [(lpa, "repeat")])[(lpa, "repeat")]
+    (entry,) = [e for e in entries if e["nominal_id"] == nominal_id]
+    return {"month": month, "run_id": run.run_id, "status": run.status, **entry}
+
+
 def listed_lpas(store: Store, nominal_id: str) -> set[str]:
     """Every LPA whose list holds the nominal in any run. Beyond :func:`nominal_lpas`: a repeat
     list attributes by qualifying crimes (and lists nominals with no crime in the window, who

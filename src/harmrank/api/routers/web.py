@@ -46,7 +46,7 @@ from harmrank.api.security import (
 )
 from harmrank.api.state import ServerState
 from harmrank.exports import MARKING, history_csv, lists_csv, lists_xlsx
-from harmrank.scoring import Month, months_with_runs, runs_table
+from harmrank.scoring import Month, NotFound, months_with_runs, repeat_entry, runs_table
 
 router = APIRouter(include_in_schema=False)
 
@@ -472,6 +472,7 @@ def nominal_page(
     access.justification_of(config, reason, c, where="query")
     access.check_nominal(store, principal, nominal_id)
     explanation, not_scored, hist = None, None, None
+    repeat: dict[str, Any] | None = None
     rows = 0
     if explains and month is not None:
         try:
@@ -488,6 +489,12 @@ def nominal_page(
             rows += len(explanation["crimes"])
         except Missing as e:
             not_scored = e.message
+        try:  # flagged by the repeat rule that month: its qualifying crimes and the reasons
+            repeat = repeat_entry(store, nominal_id, month, config)
+        except NotFound:
+            repeat = None
+        if repeat is not None:
+            rows += len(repeat["crimes"])
     if histories:
         hist = access.read_history(
             store,
@@ -513,6 +520,7 @@ def nominal_page(
         justification=reason,
         explanation=explanation,
         not_scored=not_scored,
+        repeat=repeat,
         history=hist,
         chart=history_svg(hist["months"]) if hist is not None else Markup(""),
         title=f"Nominal {nominal_id}",
