@@ -123,6 +123,16 @@ def test_overriding_an_aliased_code_moves_its_aliases_with_it(tmp_path):
     name = force_csv(tmp_path, "ho_code,weight\n28C,100\n")
     weights = load_weights(config_with(tmp_path, weights=["ons_css_2019", name]))
     assert weights.weight_of("28A") == Decimal("100.000000")
+    assert weights.resolved()["28A"] == Decimal("100.000000")  # what scoring joins against
+
+
+def test_a_weight_given_for_an_aliased_spelling_is_its_own(tmp_path):
+    # a force that weights 28A itself: the alias (28A takes 28C's weight) only fills a gap
+    name = force_csv(tmp_path, "ho_code,weight\n28A,7.5\n")
+    weights = load_weights(config_with(tmp_path, weights=["ons_css_2019", name]))
+    assert weights.weight_of("28A") == Decimal("7.500000")
+    assert weights.resolved()["28A"] == Decimal("7.500000")
+    assert weights.resolved()["28C"] == load_weights(Config()).weight_of("28C")
 
 
 def test_a_force_csv_with_a_bom_extra_columns_and_blank_lines_is_read(tmp_path):
