@@ -319,7 +319,11 @@ def test_a_nominal_on_an_lpas_repeat_list_is_within_that_lpa(api: Api) -> None:
     assert {m["lpa"] for m in r2.json()["months"]} == {"Telford & Wrekin"}
     hereford = api.token("an-h", "analyst", lpas=["Herefordshire"])
     not_scored = api.get(f"/api/v1/nominals/NR01/explain?month={LAST}", hereford, JUSTIFICATION)
-    assert not_scored.status_code == 404 and "not scored" in not_scored.json()["detail"]
+    assert not_scored.status_code == 404
+    assert not_scored.json()["detail"] == (
+        "nominal NR01 is not scored in 2025-06: no eligible crime in the window "
+        "2024-07-01 to 2025-06-30"
+    )
     for nominal in ("NR01", "NR02"):
         assert _history(api, nominal, "Shropshire").status_code == 404
     # the web page a reader reaches from the list entry

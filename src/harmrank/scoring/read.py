@@ -488,7 +488,10 @@ def explain(
         [nominal_key(store, nominal_id), run.run_id],
     )
     if score.height == 0:
-        raise NotFound(f"nominal {nominal_id} is not scored in {month}")
+        raise NotFound(
+            f"nominal {nominal_id} is not scored in {month}: no eligible crime in the window "
+            f"{run.window_start} to {run.window_end}"
+        )
     s = score.row(0, named=True)
     stored = store.frame(
         "SELECT kind, nominal_id, crime_id, ho_code, recorded_on, lpa, weight FROM run_crimes "
