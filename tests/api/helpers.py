@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -143,3 +144,17 @@ class Api:
 
 def review_config() -> dict[str, Any]:
     return {"review": {"required": True}}
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def sign_in(api: Api, token: str, next_path: str = "/lists"):
+    form = api.client.get("/login")
+    assert form.status_code == 200
+    nonce = CSRF.search(form.text).group(1)
+    return api.client.post(
+        "/login",
+        data={"token": token, "csrf_token": nonce, "next": next_path},
+        follow_redirects=False,
+    )

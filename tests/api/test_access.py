@@ -7,7 +7,7 @@ import pytest
 
 from harmrank.api.security import ROLES
 
-from .helpers import JUSTIFICATION, LAST, Api
+from .helpers import JUSTIFICATION, LAST, Api, sign_in
 
 # route name -> (method, url, needs a justification, JSON body)
 ROUTES: dict[str, tuple[str, str, bool, dict | None]] = {
@@ -327,8 +327,6 @@ def test_a_nominal_on_an_lpas_repeat_list_is_within_that_lpa(api: Api) -> None:
     for nominal in ("NR01", "NR02"):
         assert _history(api, nominal, "Shropshire").status_code == 404
     # the web page a reader reaches from the list entry
-    from .test_web import sign_in
-
     sign_in(api, api.token("om-web", "offender_manager", lpas=["Herefordshire"]))
     page = api.client.get(f"/nominals/NR01?month={LAST}", params={"justification": JUSTIFICATION})
     assert page.status_code == 200 and "not scored" in page.text

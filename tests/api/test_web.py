@@ -15,20 +15,7 @@ from openpyxl import load_workbook
 from harmrank import NOTICE
 from harmrank.api.security import utcnow
 
-from .helpers import JUSTIFICATION, LAST, XSS_ID, Api, review_config
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def sign_in(api: Api, token: str, next_path: str = "/lists"):
-    form = api.client.get("/login")
-    assert form.status_code == 200
-    nonce = CSRF.search(form.text).group(1)
-    return api.client.post(
-        "/login",
-        data={"token": token, "csrf_token": nonce, "next": next_path},
-        follow_redirects=False,
-    )
+from .helpers import CSRF, JUSTIFICATION, LAST, XSS_ID, Api, review_config, sign_in
 
 
 def csrf_of(page_html: str) -> str:

@@ -398,11 +398,11 @@ def nominal_lpas(store: Store, nominal_id: str) -> set[str]:
 
 
 def repeat_entry(
-    store: Store, nominal_id: str, month: str, config: Config, *, run_id: str | None = None
+    store: Store, nominal_id: str, month: str, config: Config
 ) -> dict[str, Any] | None:
     """The nominal's entry on its LPA's repeat list in the run reads use for ``month`` (its
     qualifying crimes and the rule's reasons), or ``None`` when the rule did not flag it."""
-    run = read_run(store, month, config, run_id)
+    run = read_run(store, month, config)
     lpa = store.scalar(
         "SELECT lpa FROM run_entries WHERE run_id = ? AND list = 'repeat' AND nominal_id = ?",
         [run.run_id, nominal_id],
