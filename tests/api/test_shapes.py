@@ -4,7 +4,9 @@ OpenAPI schema's ``…Public`` models, the same content as the engine gives the 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
+from urllib.parse import quote
 
 from pydantic import TypeAdapter
 
@@ -17,9 +19,9 @@ from harmrank.api.schemas import (
 )
 from harmrank.config import Config
 from harmrank.jsonout import dumps
-from harmrank.scoring import list_objects
+from harmrank.scoring import history, list_objects, scores_index
 
-from .helpers import JUSTIFICATION, LAST, Api
+from .helpers import JUSTIFICATION, LAST, XSS_ID, Api
 
 
 def test_harm_keeps_six_decimal_places(api: Api) -> None:
@@ -69,6 +71,26 @@ def test_explanation_and_history_shapes(api: Api) -> None:
     }  # fmt: skip
     window = api.get("/api/v1/nominals/NS02/history?from=2025-05&to=2025-05", token, JUSTIFICATION)
     assert [m["month"] for m in window.json()["months"]] == ["2025-05"]
+
+
+def test_history_from_the_servers_index_is_the_engines(make_api: Callable[..., Api]) -> None:
+    """A server answers history from its in-memory index of the stored scores; one whose
+    limit is 0 keeps none and reads the database: the answers are the same."""
+    answers = []
+    for rows in (10_000_000, 0):
+        api = make_api(history_index_rows=rows)
+        assert (scores_index.current(api.store) is not None) == (rows > 0)
+        token = api.token("olive", "offender_manager")
+        answers.append(
+            {
+                n: api.get(
+                    f"/api/v1/nominals/{quote(n, safe='')}/history", token, JUSTIFICATION
+                ).text
+                for n in ("NS01", "NS02", "NS03", "NH01", XSS_ID, "NOBODY")
+            }
+        )
+        assert answers[-1]["NS03"] == dumps(history(api.store, "NS03", Config()))
+    assert answers[0] == answers[1]
 
 
 def test_runs_and_audit_shapes(api: Api) -> None:

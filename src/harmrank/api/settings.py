@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harmrank.config import Config
 
+HISTORY_INDEX_ROWS = 10_000_000  # about 450 MB of index; ten years of a force is 1.4 million
+
 
 class ApiSettings(BaseModel):
     """How one ``harmrank serve`` process runs."""
@@ -45,6 +47,13 @@ class ApiSettings(BaseModel):
         description="How long an approval waits for a run in progress before answering 503.",
     )
     audit_page_max: int = Field(default=10_000, ge=1, le=1_000_000)
+    history_index_rows: int = Field(
+        default=HISTORY_INDEX_ROWS,
+        ge=0,
+        description="Serve nominal histories from an in-memory index of the stored scores "
+        "(about 45 bytes a row; ten years of a force is about 1.4 million rows) when the "
+        "database holds at most this many; above it, or at 0, history reads the database.",
+    )
 
     @model_validator(mode="after")
     def _delays_ordered(self) -> ApiSettings:

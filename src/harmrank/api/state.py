@@ -11,6 +11,7 @@ import jinja2
 from harmrank.api.runner import RunJobs
 from harmrank.api.security import SigninThrottle
 from harmrank.api.settings import ApiSettings
+from harmrank.scoring import scores_index
 from harmrank.store import Store
 
 
@@ -63,6 +64,7 @@ class ServerState:
     @classmethod
     def build(cls, settings: ApiSettings, store: Store, *, owns_store: bool) -> ServerState:
         shared = SharedStore(store)
+        scores_index.enable(shared, settings.history_index_rows)
         return cls(
             settings=settings,
             store=shared,
@@ -79,5 +81,6 @@ class ServerState:
 
     def close(self) -> None:
         self.jobs.shutdown()
+        scores_index.disable(self.store)
         if self.owns_store:
             self.store.close()

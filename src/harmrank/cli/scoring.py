@@ -15,7 +15,7 @@ from rich.table import Table
 
 from harmrank import NOTICE, audit, jsonout
 from harmrank.cli.common import ConfigOption, DbOption, config_from, fail, opened_store
-from harmrank.exports import MARKING, history_csv, lists_csv, lists_xlsx
+from harmrank.exports import HISTORY_COLUMNS, MARKING, history_csv, lists_csv, lists_xlsx
 from harmrank.scoring import (
     LIST_KINDS,
     Month,
@@ -315,22 +315,10 @@ def register(app: typer.Typer) -> None:
             console = wide_console()
             console.print(f"[bold]{MARKING}[/bold] — {NOTICE}")
             table = Table(title=f"History of {nominal_id}", title_justify="left")
-            cols = [
-                "month",
-                "harm",
-                "frequency",
-                "victims",
-                "lpa",
-                "harm_rank",
-                "frequency_rank",
-                "on_harm_list",
-                "on_frequency_list",
-                "repeat_suspect",
-            ]
-            for c in cols:
+            for c in HISTORY_COLUMNS:
                 table.add_column(c)
             for row in result["months"]:
-                table.add_row(*("" if row[c] is None else str(row[c]) for c in cols))
+                table.add_row(*("" if row[c] is None else str(row[c]) for c in HISTORY_COLUMNS))
             if not result["months"]:
                 table.caption = "not scored in any month read"
             console.print(table)

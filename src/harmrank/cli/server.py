@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harmrank import audit, jsonout
+from harmrank.api.settings import HISTORY_INDEX_ROWS
 from harmrank.cli.common import ConfigOption, DbOption, config_from, fail, opened_store
 from harmrank.store import default_db_path, open_store
 
@@ -47,6 +48,16 @@ def register(app: typer.Typer) -> None:
                 "audit log records every request anyway).",
             ),
         ] = False,
+        history_index_rows: Annotated[
+            int,
+            typer.Option(
+                "--history-index-rows",
+                min=0,
+                help="Answer histories from an in-memory index of the stored scores when the "
+                "database holds at most this many scored rows (about 45 bytes each); 0 always "
+                "reads the database.",
+            ),
+        ] = HISTORY_INDEX_ROWS,
         db: DbOption = None,
         config: ConfigOption = None,
     ) -> None:
@@ -69,7 +80,11 @@ def register(app: typer.Typer) -> None:
         marker = announce(db_path, url)
         try:
             settings = ApiSettings(
-                db_path=db_path, config=cfg, cookie_secure=cookie_secure, server_file=marker
+                db_path=db_path,
+                config=cfg,
+                cookie_secure=cookie_secure,
+                server_file=marker,
+                history_index_rows=history_index_rows,
             )
             application = create_app(settings, store=store)
             typer.echo(f"harmrank serving {db_path} at {url} (stop with Ctrl-C)", err=True)

@@ -20,8 +20,10 @@ import polars as pl
 from harmrank import NOTICE
 from harmrank.config import Config, config_from_dict
 from harmrank.reference import OffenceSet, TableSource, descriptions
+from harmrank.scoring import scores_index
 from harmrank.scoring.engine import Settings, Sources, load_context, window_steps
 from harmrank.scoring.months import Month
+from harmrank.scoring.scores_index import SCORE_COLS
 from harmrank.store import Store
 
 LIST_KINDS = ("harm", "frequency", "repeat")
@@ -317,18 +319,18 @@ def list_objects(
     ]
 
 
-_SCORE_COLS = "run_id, harm, frequency, victims, lpa, harm_rank, frequency_rank, repeat_suspect"
-
-
 def _scored_rows(store: Store, nkey: int) -> list[tuple[Any, ...]]:
-    """A nominal's rows in ``run_scores``, every run (one scan: the access check and the
-    history of one request share it)."""
+    """A nominal's rows in ``run_scores``, every run, as ``SCORE_COLS`` (one scan: the access
+    check and the history of one request share it; a server's index answers without one)."""
+    index = scores_index.current(store)
+    if index is not None:
+        return index.scored_rows(nkey)
     return store.cached(  # type: ignore[no-any-return]
         "scored_rows",
         nkey,
         # a literal key, so that the filter prunes the scan by each row group's key range
         lambda: store.execute(
-            f"SELECT {_SCORE_COLS} FROM run_scores WHERE nkey = {int(nkey)}"
+            f"SELECT {', '.join(SCORE_COLS)} FROM run_scores WHERE nkey = {int(nkey)}"
         ).fetchall(),
     )
 
@@ -380,6 +382,9 @@ def history(
 
 def nominal_key(store: Store, nominal_id: str) -> int | None:
     """The nominal's integer key (``None`` for a nominal never linked to a crime)."""
+    index = scores_index.current(store)
+    if index is not None:
+        return index.key(nominal_id)
     key: int | None = store.cached(
         "nominal_key",
         nominal_id,
