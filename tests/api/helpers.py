@@ -14,7 +14,10 @@ with warnings.catch_warnings():  # starlette's notice about httpx versions, not 
     from fastapi.testclient import TestClient
 
 from harmrank.api.security import mint_token
+from harmrank.config import config_from_dict
+from harmrank.scoring import backfill
 from harmrank.store import Store
+from harmrank.testing import store_from_rows
 
 LPAS = ["Herefordshire", "Shropshire", "Telford & Wrekin"]
 MONTHS = ("2025-01", "2025-06")
@@ -158,3 +161,17 @@ def sign_in(api: Api, token: str, next_path: str = "/lists"):
         data={"token": token, "csrf_token": nonce, "next": next_path},
         follow_redirects=False,
     )
+
+
+def add_and_rescore(api: Api, crimes: list[tuple[str, str, str, str, str]], **config) -> None:
+    """Ingest (crime_id, ho_code, recorded_on, lpa, nominal_id) rows into the API's database
+    and score every month again (reads use the latest runs)."""
+    store_from_rows(
+        crimes=[
+            {"crime_id": c, "ho_code": h, "recorded_on": d, "lpa": lpa, "domestic_abuse": "true"}
+            for c, h, d, lpa, _ in crimes
+        ],
+        suspects=[{"crime_id": c, "nominal_id": n, "role": "suspect"} for c, *_, n in crimes],
+        store=api.store,
+    )
+    backfill(api.store, "2025-01", LAST, config_from_dict(config), user="builder")

@@ -7,7 +7,7 @@ import pytest
 
 from harmrank.api.security import ROLES
 
-from .helpers import JUSTIFICATION, LAST, Api, sign_in
+from .helpers import JUSTIFICATION, LAST, Api, add_and_rescore, sign_in
 
 # route name -> (method, url, needs a justification, JSON body)
 ROUTES: dict[str, tuple[str, str, bool, dict | None]] = {
@@ -251,24 +251,6 @@ def test_reference_routes(api: Api) -> None:
     assert [r["name"] for r in rules if r["active"]] == ["rasso-repeat-interim"]
 
 
-def _add_and_rescore(api: Api, crimes: list[tuple[str, str, str, str, str]], **config) -> None:
-    """Ingest (crime_id, ho_code, recorded_on, lpa, nominal_id) rows into the API's database
-    and score every month again (reads use the latest runs)."""
-    from harmrank.config import config_from_dict
-    from harmrank.scoring import backfill
-    from harmrank.testing import store_from_rows
-
-    store_from_rows(
-        crimes=[
-            {"crime_id": c, "ho_code": h, "recorded_on": d, "lpa": lpa, "domestic_abuse": "true"}
-            for c, h, d, lpa, _ in crimes
-        ],
-        suspects=[{"crime_id": c, "nominal_id": n, "role": "suspect"} for c, *_, n in crimes],
-        store=api.store,
-    )
-    backfill(api.store, "2025-01", LAST, config_from_dict(config), user="builder")
-
-
 def _history(api: Api, nominal_id: str, *lpas: str):
     token = api.token(f"om-{len(lpas)}-{lpas[0]}", "offender_manager", lpas=list(lpas))
     return api.get(f"/api/v1/nominals/{nominal_id}/history", token, JUSTIFICATION)
@@ -277,7 +259,7 @@ def _history(api: Api, nominal_id: str, *lpas: str):
 def test_a_nominal_who_moved_lpa_is_seen_whole_by_either_lpa(api: Api) -> None:
     """A nominal is within a token's LPAs when a run attributed it to one of them; its whole
     history is then shown, months in another LPA included (README, decisions)."""
-    _add_and_rescore(
+    add_and_rescore(
         api,
         [
             ("CM1", "19C", "2025-01-10", "Herefordshire", "NM01"),
@@ -299,7 +281,7 @@ def test_a_nominal_on_an_lpas_repeat_list_is_within_that_lpa(api: Api) -> None:
     """The repeat list attributes by qualifying crimes: NR01 (no crime in the window, so not
     scored) and NR02 (scored in Telford & Wrekin for one crime) are on Herefordshire's repeat
     list, and a Herefordshire token may look them up."""
-    _add_and_rescore(
+    add_and_rescore(
         api,
         [
             ("CR1", "19C", "2023-03-01", "Herefordshire", "NR01"),
@@ -339,7 +321,7 @@ def test_a_nominal_on_an_lpas_repeat_list_is_within_that_lpa(api: Api) -> None:
 def test_a_nominal_on_an_lpas_presence_list_is_within_that_lpa(api: Api) -> None:
     """Under `presence` a nominal is listed in every LPA where it offended: NP01 (principal
     Shropshire) is on Herefordshire's lists, and a Herefordshire token may explain it."""
-    _add_and_rescore(
+    add_and_rescore(
         api,
         [
             ("CP1", "19C", "2025-05-01", "Shropshire", "NP01"),

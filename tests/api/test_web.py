@@ -6,6 +6,7 @@ page marked and carrying the notice, nothing loaded from elsewhere, markup escap
 from __future__ import annotations
 
 import io
+import json
 import re
 from datetime import timedelta
 
@@ -14,8 +15,19 @@ from openpyxl import load_workbook
 
 from harmrank import NOTICE
 from harmrank.api.security import utcnow
+from harmrank.config import Config
+from harmrank.scoring import list_objects
 
-from .helpers import CSRF, JUSTIFICATION, LAST, XSS_ID, Api, review_config, sign_in
+from .helpers import (
+    CSRF,
+    JUSTIFICATION,
+    LAST,
+    XSS_ID,
+    Api,
+    add_and_rescore,
+    review_config,
+    sign_in,
+)
 
 
 def csrf_of(page_html: str) -> str:
@@ -190,6 +202,50 @@ def test_lists_page_shows_movement(api: Api) -> None:
     assert movement("frequency", "NS03") == "same rank as last month"
     html = api.client.get("/lists/2025-03?lpa=Shropshire").text
     assert movement("harm", "NS01") == "new on this list"
+
+
+def test_repeat_list_is_paged_on_the_web(make_api) -> None:
+    """The force-wide repeat list holds every repeat suspect (tens of thousands nationally):
+    the page shows it a page at a time, in rank order, and records what it showed."""
+    api = make_api(repeat_page_rows=1)
+    add_and_rescore(  # two more repeat suspects: two rapes each
+        api,
+        [
+            ("CP1", "19C", "2025-02-10", "Shropshire", "NP01"),
+            ("CP2", "19C", "2025-05-10", "Shropshire", "NP01"),
+            ("CP3", "19C", "2025-03-10", "Herefordshire", "NP02"),
+            ("CP4", "19C", "2025-04-10", "Herefordshire", "NP02"),
+        ],
+    )
+    (repeat,) = list_objects(api.store, LAST, Config(), lpa="ALL", kind="repeat")
+    whole = [e["nominal_id"] for e in repeat["entries"]]
+    assert len(whole) == 3
+    sign_in(api, api.token("ana", "analyst"))
+    seen = []
+    for page in range(1, len(whole) + 1):
+        html = api.client.get(f"/lists/{LAST}?lpa=ALL&page={page}").text
+        section = re.search(r'<section class="list" id="list-repeat">.*?</section>', html, re.S)
+        ids = re.findall(r'<tr data-nominal-id="([^"]*)"', section.group(0))
+        assert len(ids) == 1
+        seen += ids
+        assert f"Entries {page} to {page} of {len(whole)}" in html
+        assert ('rel="next"' in html) == (page < len(whole))
+        assert ('rel="prev"' in html) == (page > 1)
+        record = api.last_audit()
+        assert record["row_count"] == len(re.findall(r'<tr data-nominal-id="', html))
+        assert json.loads(record["detail"])["repeat_entries"] == f"{page}-{page} of {len(whole)}"
+    assert seen == whole  # every entry once, in rank order
+    past = api.client.get(f"/lists/{LAST}?lpa=ALL&page={len(whole) + 1}")
+    assert past.status_code == 404 and "page" in past.text
+    # at the default size one page holds a short list whole, with no pager
+    api = make_api()
+    add_and_rescore(api, [("CP1", "19C", "2025-02-10", "Shropshire", "NP01"),
+                          ("CP2", "19C", "2025-05-10", "Shropshire", "NP01")])  # fmt: skip
+    sign_in(api, api.token("ana", "analyst"))
+    html = api.client.get(f"/lists/{LAST}?lpa=ALL").text
+    assert 'class="pages"' not in html
+    section = re.search(r'<section class="list" id="list-repeat">.*?</section>', html, re.S)
+    assert re.findall(r'<tr data-nominal-id="([^"]*)"', section.group(0)) == ["NS01", "NP01"]
 
 
 def test_lists_page_refuses_an_lpa_outside_scope(api: Api) -> None:

@@ -47,6 +47,13 @@ class ApiSettings(BaseModel):
         description="How long an approval waits for a run in progress before answering 503.",
     )
     audit_page_max: int = Field(default=10_000, ge=1, le=1_000_000)
+    repeat_page_rows: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description="Entries of a repeat list on one web page (the force-wide repeat list holds "
+        "every repeat suspect: tens of thousands nationally). The API and downloads give it whole.",
+    )
     history_index_rows: int = Field(
         default=HISTORY_INDEX_ROWS,
         ge=0,

@@ -338,6 +338,7 @@ def lists_page(
     month: MonthPath,
     lpa: LpaQuery = None,
     run_id: RunIdQuery = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="Page of the repeat list")] = 1,
 ) -> HTMLResponse:
     principal = session.principal
     access.require(principal, Permission.READ_LISTS)
@@ -351,6 +352,12 @@ def lists_page(
     objects = access.read_lists(
         store, config, principal, c, month=month, lpa=lpa, kind=None, run_id=run_id
     )
+    objects, repeat_page = _repeat_page(objects, page, state.settings.repeat_page_rows)
+    c.row_count = sum(len(o["entries"]) for o in objects)  # what the page shows
+    if repeat_page["pages"] > 1:
+        c.detail["repeat_entries"] = (
+            f"{repeat_page['first']}-{repeat_page['last']} of {repeat_page['total']}"
+        )
     drafts = []
     if principal.may(Permission.READ_DRAFTS):
         drafts = [r for r in runs_table(store) if r["month"] == month and r["status"] == "draft"]
@@ -368,8 +375,27 @@ def lists_page(
         lpas=allowed,
         months=months_with_runs(store, config),
         drafts=drafts,
+        repeat_page=repeat_page,
         title=f"{lpa} · {month}",
     )
+
+
+def _repeat_page(
+    objects: list[dict[str, Any]], page: int, rows: int
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The list objects with only the ``page``-th ``rows`` entries of the repeat list (the
+    harm and frequency lists hold ``top_n``), and where that page lies."""
+    total = sum(len(o["entries"]) for o in objects if o["list"] == "repeat")
+    pages = max(1, -(-total // rows))
+    if page > pages:
+        raise Missing(f"the repeat list has {pages} page(s) of {rows} entries: no page {page}")
+    start = (page - 1) * rows
+    shown = [
+        {**o, "entries": o["entries"][start : start + rows]} if o["list"] == "repeat" else o
+        for o in objects
+    ]
+    last = min(start + rows, total)
+    return shown, {"page": page, "pages": pages, "first": start + 1, "last": last, "total": total}
 
 
 @router.get("/lists/{month}/download")
