@@ -78,3 +78,32 @@ def test_a_backfill_killed_between_passes_leaves_nothing_visible(
         assert [o["entries"] for o in list_objects(store, month, Config())] == [
             o["entries"] for o in list_objects(clean, month, Config())
         ]
+
+
+def _constraints(store):
+    return store.execute(
+        "SELECT constraint_type, constraint_column_names FROM duckdb_constraints() "
+        "WHERE table_name = 'run_scores' ORDER BY ALL"
+    ).fetchall()
+
+
+def test_a_backfill_of_several_passes_leaves_the_scores_sorted_by_nominal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """So that a nominal's history reads one row group, not one per pass: the same rows and
+    constraints, in key order, and the same reads."""
+    one = _store()
+    backfill(one, "2025-01", "2025-12", Config())
+    monkeypatch.setattr(runs_module, "batch_months", lambda store, window: 5)
+    several = _store()
+    constraints = _constraints(several)
+    backfill(several, "2025-01", "2025-12", Config())
+    rows = several.execute("SELECT * FROM run_scores").fetchall()  # in stored order
+    assert [(r[1], r[0]) for r in rows] == sorted((r[1], r[0]) for r in rows)
+    assert sorted(rows) == sorted(one.execute("SELECT * FROM run_scores").fetchall())
+    assert _constraints(several) == constraints and len(constraints) == 9
+    for nominal in ("N0", "N1", "N2"):
+        assert history(several, nominal, Config()) == history(one, nominal, Config())
+    # later runs append as before, under the same constraints
+    runs_module.run_month(several, "2025-12", Config())
+    assert _constraints(several) == constraints

@@ -252,6 +252,28 @@ def _persist(
     return [RunInfo(run_ids[str(m)], str(m), status, user, backfill_id) for m in months]
 
 
+def _cluster_scores(store: Store) -> None:
+    """Rewrite ``run_scores`` sorted by nominal key, the same rows in another order, at the end
+    of a backfill of several passes. Each pass writes its rows sorted by key, but a row group
+    then holds a pass's whole key range, so a nominal's history read one row group per pass
+    (33 of 533 at national scale, 11 ms); sorted whole, it reads one (3 ms). Nationally this
+    takes about 30 s and 4.4 GB at most (DuckDB spills beyond its memory limit); later runs
+    append as before. Part of the backfill's last transaction: all or nothing."""
+    not_null = [
+        r[0][0]
+        for r in store.execute(
+            "SELECT constraint_column_names FROM duckdb_constraints() WHERE database_name = "
+            "current_database() AND schema_name = 'main' AND table_name = 'run_scores' "
+            "AND constraint_type = 'NOT NULL'"
+        ).fetchall()
+    ]
+    store.execute("CREATE TABLE run_scores__sorted AS FROM run_scores ORDER BY nkey, run_id")
+    store.execute("DROP TABLE run_scores")
+    store.execute("ALTER TABLE run_scores__sorted RENAME TO run_scores")
+    for column in not_null:  # a table made by CREATE … AS has no constraints of its own
+        store.execute(f"ALTER TABLE run_scores ALTER COLUMN {column} SET NOT NULL")
+
+
 def _clear_abandoned(store: Store) -> None:
     """Remove what a killed backfill left behind: runs still ``pending`` were never visible
     (reads never use them) and are deleted with their rows, so a rerun starts clean."""
@@ -326,6 +348,7 @@ def score_months(
                 "AND run_id IN (SELECT unnest(?::VARCHAR[]))",
                 [[r.run_id for r in out]],
             )
+            _cluster_scores(store)
         out = [RunInfo(r.run_id, r.month, "draft", r.created_by, r.backfill_id) for r in out]
     audit.append(
         store,
