@@ -121,3 +121,29 @@ def test_the_stamp_tells_runs_apart_not_only_their_number(indexed):
 def test_zero_keeps_no_index(indexed):
     assert scores_index.enable(indexed.store, max_rows=0) is None
     assert scores_index.current(indexed.store) is None
+
+
+def test_a_failed_build_leaves_history_to_the_database_and_is_retried_after_a_change(
+    indexed, monkeypatch
+):
+    s = indexed
+    from_db = _reads(s, IDS)
+    calls = []
+
+    def fails(store, max_rows):
+        calls.append(1)
+        raise OSError("out of memory")
+
+    monkeypatch.setattr(scores_index, "build", fails)
+    scores_index.enable(s.store, max_rows=10_000)
+    kept = s.store.shared["scores_index"]
+    assert len(calls) == 1 and scores_index.current(s.store) is None
+    assert _reads(s, IDS) == from_db
+    kept.wait()
+    assert _reads(s, IDS) == from_db
+    assert len(calls) == 1  # no new try until the database changes, and none per read
+    monkeypatch.undo()
+    run_month(s.store, "2025-06", s.config)  # a change: the next read tries again, and succeeds
+    assert _reads(s, ["N1"])["N1"][0]["months"]
+    kept.wait()
+    assert scores_index.current(s.store) is not None

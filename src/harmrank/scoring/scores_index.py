@@ -130,20 +130,26 @@ class ScoresIndex:
         with self._lock:
             if self._closed or (self._thread is not None and self._thread.is_alive()):
                 return
-            self._thread = threading.Thread(target=self._build, name="scores-index", daemon=True)
+            generation = self._store.generation
+            self._thread = threading.Thread(
+                target=self._build, args=(generation,), name="scores-index", daemon=True
+            )
             self._thread.start()
 
-    def _build(self) -> None:
+    def _build(self, generation: int) -> None:
         try:
             built = build(self._store, self._max_rows)
-        except Exception:  # the server goes on reading DuckDB
+        except Exception:  # the server goes on reading DuckDB, and tries again after a change
             if not self._closed:
                 log.exception("could not build the history index; history reads DuckDB")
+            with self._lock:  # a stamp no database has; no new try until the next change
+                self._built = ((), None)
+                self._verdict = (generation, None)
             return
         with self._lock:
             self._built = built
             self._verdict = None
-        _stamp_, index = built
+        index = built[1]
         if index is None:
             log.info("history index: over %d scored rows; history reads DuckDB", self._max_rows)
         else:
