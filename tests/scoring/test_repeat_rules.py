@@ -467,3 +467,37 @@ def test_a_rule_file_gives_the_same_repeat_lists_in_duckdb_as_through_the_plugin
     )
     assert any(entries for _, entries in _repeat_lists(direct))
     assert _repeat_lists(direct) == _repeat_lists(through)
+
+
+def test_plugins_are_read_again_when_a_package_is_installed(monkeypatch, tmp_path):
+    """The entry points are kept between runs (reading them scans every installed package)
+    while the folders on the import path are unchanged; installing a package changes its
+    folder, and the new plugin is seen."""
+    import os
+    import sys
+
+    import harmrank.scoring.rules as rules
+
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    monkeypatch.setattr(sys, "path", [*sys.path, str(site)])
+    installed = [_EntryPoint("convicted", ConvictedTwice)]
+    reads = []
+
+    def fake(group):
+        reads.append(group)
+        return list(installed)
+
+    monkeypatch.setattr(rules, "entry_points", fake)
+    assert "test-convicted-twice" in rules.registered_rules()
+    assert "test-convicted-twice" in rules.registered_rules()
+    assert len(reads) == 1
+
+    class Other(ConvictedTwice):
+        name = "test-other"
+
+    installed.append(_EntryPoint("other", Other))
+    (site / "other-1.0.dist-info").mkdir()  # what installing a package does to its folder
+    os.utime(site, ns=(0, os.stat(site).st_mtime_ns + 1_000_000_000))
+    assert {"test-convicted-twice", "test-other"} <= set(rules.registered_rules())
+    assert len(reads) == 2

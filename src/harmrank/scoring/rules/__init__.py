@@ -24,6 +24,8 @@ The engine prepares, on the rule's connection, three tables a rule reads:
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -307,9 +309,34 @@ def _plugin(ep: Any) -> RepeatRule:
     return obj
 
 
+# The plugins' entry points, and the state of the import path they were read at. Reading them
+# scans every installed package (about 20 ms, on every run); installing or removing a package
+# changes the modification time of its folder on the path, which reads them again.
+_PLUGIN_ENTRY_POINTS: list[tuple[tuple[Any, ...], list[Any]]] = []  # [(path state, points)]
+
+
+def _path_state() -> tuple[Any, ...]:
+    state: list[tuple[str, int | None]] = []
+    for entry in sys.path:
+        try:
+            state.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            state.append((entry, None))
+    return (entry_points, *state)
+
+
+def _plugin_entry_points() -> list[Any]:
+    state = _path_state()
+    if _PLUGIN_ENTRY_POINTS and _PLUGIN_ENTRY_POINTS[0][0] == state:
+        return _PLUGIN_ENTRY_POINTS[0][1]
+    points = list(entry_points(group=ENTRY_POINT_GROUP))
+    _PLUGIN_ENTRY_POINTS[:] = [(state, points)]  # one assignment: readers see old or new
+    return points
+
+
 def plugin_rules() -> dict[str, RepeatRule]:
     rules: dict[str, RepeatRule] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in _plugin_entry_points():
         rule = _plugin(ep)
         rules[rule.name] = rule
     return rules
