@@ -23,7 +23,6 @@ from harmrank.reference import OffenceSet, TableSource, descriptions
 from harmrank.scoring import scores_index
 from harmrank.scoring.engine import Settings, Sources, load_context, window_steps
 from harmrank.scoring.months import Month
-from harmrank.scoring.scores_index import SCORE_COLS
 from harmrank.store import Store
 
 LIST_KINDS = ("harm", "frequency", "repeat")
@@ -320,8 +319,9 @@ def list_objects(
 
 
 def _scored_rows(store: Store, nkey: int) -> list[tuple[Any, ...]]:
-    """A nominal's rows in ``run_scores``, every run, as ``SCORE_COLS`` (one scan: the access
-    check and the history of one request share it; a server's index answers without one)."""
+    """A nominal's rows in ``run_scores``, every run, as ``scores_index.SCORE_COLS`` (one
+    scan: the access check and the history of one request share it; a server's index answers
+    without one)."""
     index = scores_index.current(store)
     if index is not None:
         return index.scored_rows(nkey)
@@ -330,7 +330,7 @@ def _scored_rows(store: Store, nkey: int) -> list[tuple[Any, ...]]:
         nkey,
         # a literal key, so that the filter prunes the scan by each row group's key range
         lambda: store.execute(
-            f"SELECT {', '.join(SCORE_COLS)} FROM run_scores WHERE nkey = {int(nkey)}"
+            f"SELECT {', '.join(scores_index.SCORE_COLS)} FROM run_scores WHERE nkey = {int(nkey)}"
         ).fetchall(),
     )
 

@@ -53,9 +53,8 @@ _SHARED_KEY = "scores_index"
 
 @dataclass(frozen=True)
 class Index:
-    """One snapshot of ``run_scores`` and ``nominal_keys``."""
+    """One snapshot of ``run_scores`` and ``nominal_keys`` (its stamp is kept beside it)."""
 
-    stamp: tuple[Any, ...]
     ids: pl.Series  # every nominal id, sorted by code point
     id_keys: np.ndarray  # the key of each
     nkeys: np.ndarray  # run_scores' nominal keys, sorted
@@ -97,7 +96,6 @@ def build(store: Store, max_rows: int) -> tuple[tuple[Any, ...], Index | None]:
     finally:
         cur.close()
     index = Index(
-        stamp=stamp,
         ids=keys["nominal_id"],
         id_keys=keys["nkey"].to_numpy(),
         nkeys=scores["nkey"].to_numpy(),
@@ -179,9 +177,9 @@ class ScoresIndex:
         if built is None:
             self.start()
             return None
-        stamp = _stamp(store)
-        usable = built[1] if stamp == built[0] else None
-        if stamp != built[0]:
+        usable = built[1]
+        if _stamp(store) != built[0]:
+            usable = None
             self.start()
         with self._lock:
             if self._built is built:
