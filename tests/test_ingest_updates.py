@@ -542,3 +542,63 @@ def test_every_crime_keeps_one_integer_key_across_loads(store, tmp_path):
     ).fetchall() == [("C0", 3), ("C1", 2), ("C2", 1), ("C2", 1), ("C3", 4)]
     # the revised crime's old version kept its key too
     assert store.execute("SELECT crime_id, ckey FROM crime_versions").fetchall() == [("C1", 2)]
+
+
+def test_offence_codes_lpas_and_victims_keep_one_integer_key_across_loads(store, tmp_path):
+    """Scoring reads crimes by the keys of their ho_code, lpa and victim_id: one key per value
+    for good, new values numbered after the stored ones, every crime (and kept version)
+    carrying its values' keys, and no key for an unknown victim."""
+    ingest_extract(
+        store,
+        write_extract(
+            tmp_path / "1",
+            crimes=[
+                crime("C1", ho_code="19C", lpa="Shropshire", victim_id="V2"),
+                crime("C2", ho_code="8N", lpa="Herefordshire", victim_id="V1"),
+                crime("C3", ho_code="19C", lpa="Shropshire", victim_id=""),
+            ],
+            suspects=[link("C1", "N1"), link("C2", "N1"), link("C3", "N2")],
+        ),
+        Config(),
+    )
+    dims = {
+        "offence_keys": "SELECT ho_code, hkey FROM offence_keys",
+        "lpa_keys": "SELECT lpa, lkey FROM lpa_keys",
+        "victim_keys": "SELECT victim_id, vkey FROM victim_keys",
+    }
+    first = {name: dict(store.execute(sql).fetchall()) for name, sql in dims.items()}
+    assert first == {
+        "offence_keys": {"19C": 1, "8N": 2},
+        "lpa_keys": {"Herefordshire": 1, "Shropshire": 2},
+        "victim_keys": {"V1": 1, "V2": 2},
+    }
+    ingest_extract(
+        store,
+        write_extract(
+            tmp_path / "2",
+            crimes=[
+                crime("C1", ho_code="17A", lpa="Telford & Wrekin", victim_id="V0"),  # revised
+                crime("C4", ho_code="8N", lpa="Herefordshire", victim_id="V1"),
+            ],
+            suspects=[link("C1", "N1"), link("C4", "N3")],
+        ),
+        Config(),
+    )
+    now = {name: dict(store.execute(sql).fetchall()) for name, sql in dims.items()}
+    assert now == {
+        "offence_keys": {**first["offence_keys"], "17A": 3},
+        "lpa_keys": {**first["lpa_keys"], "Telford & Wrekin": 3},
+        "victim_keys": {**first["victim_keys"], "V0": 3},
+    }
+    for table in ("crimes", "crime_versions"):
+        rows = store.execute(
+            f"SELECT crime_id, ho_code, hkey, lpa, lkey, victim_id, vkey FROM {table} ORDER BY 1"
+        ).fetchall()
+        for _crime, code, hkey, lpa, lkey, victim, vkey in rows:
+            assert hkey == now["offence_keys"][code]
+            assert lkey == now["lpa_keys"][lpa]
+            assert vkey == (now["victim_keys"][victim] if victim is not None else None)
+    assert [
+        r[0] for r in store.execute("SELECT crime_id FROM crimes WHERE vkey IS NULL").fetchall()
+    ] == ["C3"]
+    assert store.scalar("SELECT hkey FROM crime_versions WHERE crime_id = 'C1'") == 1

@@ -441,7 +441,7 @@ _TABLES = {
             "outcome",
             "updated_at",
         ),
-        derived=("ckey",),
+        derived=("ckey", "hkey", "lkey", "vkey"),
     ),
     "suspects": _Table(
         "links",
@@ -462,7 +462,13 @@ _TABLES = {
 
 
 # the integer keys ingest assigns: column -> (the table holding them, the id they stand for)
-_KEYS = {"nkey": ("nominal_keys", "nominal_id"), "ckey": ("crime_keys", "crime_id")}
+_KEYS = {
+    "nkey": ("nominal_keys", "nominal_id"),
+    "ckey": ("crime_keys", "crime_id"),
+    "hkey": ("offence_keys", "ho_code"),
+    "lkey": ("lpa_keys", "lpa"),
+    "vkey": ("victim_keys", "victim_id"),  # a crime with no victim_id has no vkey
+}
 
 
 def _merge(
@@ -554,9 +560,9 @@ def _merge(
 def _add_keys(store: Store, column: str, ids: pl.DataFrame, order: str) -> None:
     """Give every id in ``ids`` not yet in ``column``'s key table (see ``_KEYS``) a stable
     integer key: the next ones, in ``order`` (``_merge`` attaches the keys to the rows).
-    Nominals are numbered in nominal_id order; crimes in the order recorded_on, crime_id, so
-    that crime keys run roughly in date order (their links' crimes are in this extract or
-    already stored: orphans were quarantined)."""
+    Nominals (and offence codes, LPAs, victims) are numbered in their id's order; crimes in
+    the order recorded_on, crime_id, so that crime keys run roughly in date order (their
+    links' crimes are in this extract or already stored: orphans were quarantined)."""
     table, id_column = _KEYS[column]
     con = store.con
     con.register("__new_ids", ids)
@@ -718,6 +724,9 @@ def ingest_extract(
             store, "ckey", crimes_ok.select("crime_id", "recorded_on"), "recorded_on, crime_id"
         )
         _add_keys(store, "nkey", collapsed.select("nominal_id").unique(), "nominal_id")
+        for column, id_column in (("hkey", "ho_code"), ("lkey", "lpa"), ("vkey", "victim_id")):
+            ids = crimes_ok.select(id_column).unique().drop_nulls()
+            _add_keys(store, column, ids, id_column)
         del crimes_ok, collapsed  # each accepted frame is let go once merged (below)
         for name in ("lpas", "crimes", "suspects", "nominals", "orders"):
             if name not in checked:

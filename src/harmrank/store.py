@@ -22,10 +22,12 @@ from typing import Any
 import duckdb
 import polars as pl
 
-SCHEMA_VERSION = 4  # 2: integer nominal keys, pending backfill runs, one repeat row per suspect
+SCHEMA_VERSION = 5  # 2: integer nominal keys, pending backfill runs, one repeat row per suspect
 # 3: integer crime keys (crime_keys; crimes.ckey, links.ckey)
 # 4: the audit log stored as number, time, action and one JSON text per record
 #    (audit_entries), read through the view audit_log
+# 5: integer keys for offence codes, LPAs and victims (offence_keys, lpa_keys, victim_keys;
+#    crimes.hkey, crimes.lkey, crimes.vkey)
 DEFAULT_DB = "harmrank.duckdb"
 
 

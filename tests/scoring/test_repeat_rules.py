@@ -411,6 +411,37 @@ def test_a_python_plugin_rule_from_the_entry_point_group(monkeypatch):
     assert {c["crime_id"] for c in e["crimes"]} == {"C1", "C2"}
 
 
+class NamesAnUnknownCrime(ConvictedTwice):
+    """A plugin that names a crime its nominal is not linked to in rule_links."""
+
+    name = "test-unknown-crime"
+
+    def evaluate(self, ctx):
+        import polars as pl
+
+        from harmrank.scoring.rules import RuleResult
+
+        result = super().evaluate(ctx)
+        extra = result.qualifying.head(1).with_columns(pl.lit("NOT-A-CRIME").alias("crime_id"))
+        return RuleResult(pl.concat([result.qualifying, extra]), result.reasons)
+
+
+def test_a_plugin_that_names_a_crime_it_was_not_given_is_refused(monkeypatch):
+    import harmrank.scoring.rules as rules
+
+    monkeypatch.setattr(
+        rules, "entry_points", lambda group: [_EntryPoint("unknown", NamesAnUnknownCrime)]
+    )
+    s = load(
+        [crime("C1", "105A", da=False), crime("C2", "8N", da=False)],
+        [link("C1", "Q", "convicted"), link("C2", "Q", "convicted")],
+        config=cfg(scoring={"repeat_rule": "test-unknown-crime"}),
+    )
+    with pytest.raises(RuleError, match="1 qualifying crime.*'Q'.*'NOT-A-CRIME'"):
+        s.run()
+    assert s.store.scalar("SELECT count(*) FROM runs") == 0  # nothing half-written
+
+
 def test_a_plugin_may_not_take_a_built_in_name(monkeypatch):
     import harmrank.scoring.rules as rules
 

@@ -10,7 +10,7 @@ import pytest
 
 from harmrank.config import config_from_dict
 from harmrank.reference import load_offence_set, load_weights
-from harmrank.scoring.engine import Settings, repeat_pipeline, scoring_pipeline
+from harmrank.scoring.engine import Settings, code_keys, repeat_pipeline, scoring_pipeline
 from harmrank.scoring.months import Month
 from harmrank.scoring.rules import builtin_rules
 
@@ -28,6 +28,8 @@ def _settings(attribution: str) -> Settings:
         rule=builtin_rules()["rasso-repeat-interim"],
         lpas=["Herefordshire", "Shropshire"],
         lpa_source="test",
+        # keys as ingest would give them to every weighted code, loaded in code order
+        offence_keys={code: i for i, code in enumerate(sorted(weights.resolved()), start=1)},
     )
 
 
@@ -35,13 +37,16 @@ def _settings(attribution: str) -> Settings:
 def test_the_scoring_sql_is_unchanged(attribution: str) -> None:
     settings = _settings(attribution)
     months = [Month.parse("2025-05"), Month.parse("2025-06")]
+    rasso = load_offence_set("rasso", settings.config).codes
     # as a single run scores it: M-1 for movement only
     text = (
         scoring_pipeline(settings, months, movement_only=frozenset(months[:1])).sql()
         + "\n\n"
         + repeat_pipeline(settings).sql()
         + "\n\n-- repeat rule\n"
-        + settings.rule.sql(sorted(load_offence_set("rasso", settings.config).codes)).strip()  # type: ignore[union-attr]
+        + settings.rule.sql(sorted(rasso)).strip()  # type: ignore[union-attr]
+        + "\n\n-- repeat rule, by key (the engine's)\n"
+        + settings.rule.keyed_sql("_linked", code_keys(rasso, settings.offence_keys)).strip()  # type: ignore[union-attr]
         + "\n"
     )
     path = SNAPSHOTS / f"pipeline_{attribution}.sql"

@@ -26,7 +26,10 @@ CREATE TABLE IF NOT EXISTS crimes (
     outcome         SMALLINT,
     updated_at      TIMESTAMP,
     load_id         INTEGER NOT NULL,     -- the load that wrote this version
-    ckey            INTEGER NOT NULL      -- the crime's key in crime_keys
+    ckey            INTEGER NOT NULL,     -- the crime's key in crime_keys
+    hkey            INTEGER NOT NULL,     -- its ho_code's key in offence_keys
+    lkey            INTEGER NOT NULL,     -- its lpa's key in lpa_keys
+    vkey            INTEGER               -- its victim_id's key in victim_keys (NULL: unknown)
 );
 
 CREATE TABLE IF NOT EXISTS links (
@@ -51,6 +54,23 @@ CREATE TABLE IF NOT EXISTS nominal_keys (
 CREATE TABLE IF NOT EXISTS crime_keys (
     crime_id    VARCHAR NOT NULL,
     ckey        INTEGER NOT NULL
+);
+
+-- Stable integers for the crimes' offence codes, LPAs and victims, so that scoring reads,
+-- joins and counts integers only and looks the names up for the rows it stores. One row per
+-- value ever loaded, numbered in the value's order within each load (LPAs' name order is
+-- worked out when a run is scored: a later load may add a name that sorts first).
+CREATE TABLE IF NOT EXISTS offence_keys (
+    ho_code  VARCHAR NOT NULL,
+    hkey     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lpa_keys (
+    lpa   VARCHAR NOT NULL,
+    lkey  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS victim_keys (
+    victim_id  VARCHAR NOT NULL,
+    vkey       INTEGER NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS nominals (

@@ -5,12 +5,12 @@ is the pass for ``[M-1, M]``, since movement compares with ``M-1`` on the same d
 
     _linked     the one scan of links x crimes: recorded crimes of the VAWG set, flagged
                 domestic abuse or of the repeat rule's offences, dated from the earliest
-                month any step looks at (a rule file's 36 months) to the last as-at date
-    _lpa_codes  the LPAs as small integers in name order (cheaper to aggregate than names)
+                month any step looks at (a rule file's 36 months) to the last as-at date;
+                integer keys only (crime, nominal, offence code, LPA, victim)
     _eligible   eligible pairs (VAWG or domestic abuse, not eliminated) dated inside some
-                month's window, with their weights
+                month's window, with their weights and their LPA's place in name order (`lc`)
     _in_window  each eligible pair in the window of each month (narrow: `eid` points back to
-                the pair's row in _eligible for the crime's id, code and LPA name)
+                the pair's row in _eligible)
     _scores     per month and nominal: harm (exact decimal), frequency, distinct victims, last
                 recorded, and the principal LPA (largest share of harm; ties: latest recorded,
                 then LPA name; worked out only for nominals with crimes in several LPAs)
@@ -18,12 +18,14 @@ is the pass for ``[M-1, M]``, since movement compares with ``M-1`` on the same d
                 (harm list: harm > 0 only); `presence` ranks every LPA list in _presence;
                 a month scored only for movement (a run's M-1) ranks only each list's first n
     _top        the first top_n of each list and of ALL, with the rank at M-1 for movement
-    _flag_*     the repeat rule's decisions (qualifying crimes, reasons); the rule reads
-                ``rule_links``, a view (over _linked for a rule file, whose offences and
-                window _linked covers; over the extract's tables for a Python plugin)
+    _flag_*     the repeat rule's decisions (qualifying crimes, reasons), by key: a rule file
+                reads _linked (which covers its offences and window); a Python plugin reads
+                ``rule_links``, a view over the extract's tables
     _repeat     the repeat-suspect lists (every flagged nominal, per LPA and ALL)
 
 Nominals are grouped and stored by their integer key (``nominal_keys``); months by index.
+Names (crime and nominal ids, offence codes, LPAs) are looked up from the keys only for the
+rows a run stores: reading and hashing text is most of the cost of a scan.
 
 The steps read the tables named in :class:`Sources`, so the same SQL scores the live extract
 or the extract as it stood at an earlier load (explanations: :mod:`harmrank.scoring.read`).
@@ -46,6 +48,7 @@ from harmrank.scoring.rules import (
     DeclarativeRule,
     RepeatRule,
     RuleContext,
+    RuleError,
     resolve_rule,
     rule_provenance,
 )
@@ -72,6 +75,8 @@ class Settings:
     rule: RepeatRule | None  # None when only the window steps are needed (explanations)
     lpas: list[str]
     lpa_source: str
+    # each offence code's integer key (offence_keys); a code never loaded has none
+    offence_keys: dict[str, int] = field(default_factory=dict)
 
     @property
     def top_n(self) -> int:
@@ -118,6 +123,10 @@ def known_lpas(store_con: duckdb.DuckDBPyConnection, config: Config) -> tuple[li
     return sorted(r[0] for r in rows), "crimes"
 
 
+def offence_keys(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return dict(con.execute("SELECT ho_code, hkey FROM offence_keys").fetchall())
+
+
 def resolve_settings(con: duckdb.DuckDBPyConnection, config: Config) -> Settings:
     weights = load_weights(config)
     lpas, source = known_lpas(con, config)
@@ -129,6 +138,7 @@ def resolve_settings(con: duckdb.DuckDBPyConnection, config: Config) -> Settings
         rule=resolve_rule(config),
         lpas=lpas,
         lpa_source=source,
+        offence_keys=offence_keys(con),
     )
 
 
@@ -166,14 +176,20 @@ def load_context(
     months: list[Month],
     weights: dict[str, Decimal] | None = None,
 ) -> None:
-    """Reference tables the steps join: weights, the VAWG set, LPAs, months, descriptions."""
+    """Reference tables the steps join: weights (with the codes' keys), the VAWG set, LPAs
+    (``_lpa_codes``: every LPA loaded or known, its key and its place in name order), months."""
     w = weights if weights is not None else settings.weights
+    keys = settings.offence_keys
     _load_table(
         con,
         "_weights",
         pl.DataFrame(
-            {"ho_code": list(w), "weight": [str(v) for v in w.values()]},
-            schema={"ho_code": pl.String, "weight": pl.String},
+            {
+                "ho_code": list(w),
+                "hkey": [keys.get(code) for code in w],
+                "weight": [str(v) for v in w.values()],
+            },
+            schema={"ho_code": pl.String, "hkey": pl.Int32, "weight": pl.String},
         ).with_columns(pl.col("weight").cast(pl.Decimal(18, 6))),
     )
     _load_table(
@@ -183,6 +199,11 @@ def load_context(
     )
     _load_table(con, "_lpa_list", pl.DataFrame({"lpa": settings.lpas}, schema={"lpa": pl.String}))
     _load_table(con, "_months", _months_frame(months, settings.window_months))
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _lpa_codes AS
+        SELECT lpa, k.lkey, (row_number() OVER (ORDER BY lpa))::INTEGER AS lc
+        FROM lpa_keys k FULL JOIN _lpa_list USING (lpa)
+    """)
 
 
 @dataclass
@@ -214,6 +235,16 @@ def _basis(settings: Settings) -> str:
 def _literals(codes: frozenset[str] | set[str] | list[str]) -> str:
     """Codes as SQL string literals (so that a filter on them reaches the table scan)."""
     return ", ".join("'" + c.replace("'", "''") + "'" for c in sorted(codes)) or "NULL"
+
+
+def code_keys(codes: frozenset[str] | set[str] | list[str], keys: dict[str, int]) -> list[int]:
+    """Offence codes' keys (a code never loaded has no key: no crime has it)."""
+    return sorted(keys[c] for c in codes if c in keys)
+
+
+def key_literals(codes: frozenset[str] | set[str] | list[str], keys: dict[str, int]) -> str:
+    """Offence codes as their keys' literals (so that a filter on them reaches the scan)."""
+    return ", ".join(str(k) for k in code_keys(codes, keys)) or "NULL"
 
 
 _REPEAT_ORDER = "qualifying DESC, victims DESC, last_recorded_on DESC, nominal_id ASC"
@@ -282,35 +313,37 @@ def scoring_pipeline(
     last = max(m.last_day for m in months)
     cfg = settings.config.scoring
     basis = _basis(settings)
-    vawg_codes = _literals(settings.vawg.codes)
+    vawg_codes = key_literals(settings.vawg.codes, settings.offence_keys)
     if cfg.attribution == "home":
         attributed = "CASE WHEN n.home_lpa IN (SELECT lpa FROM _lpa_list) THEN n.home_lpa ELSE s.principal END"
         home_join = f"LEFT JOIN {src.nominals} n ON n.nominal_id = s.nominal_id"
     else:  # principal; `presence` keeps the principal LPA for history and entries
         attributed, home_join = "s.principal", ""
-    scored = f"(c.domestic_abuse OR c.ho_code IN ({vawg_codes}))"
+    scored = f"(c.domestic_abuse OR c.hkey IN ({vawg_codes}))"
     # victims are worked out only for the months that are stored (NULL in the others)
     stored, victims = "", "coalesce(v.victims, 0)::INTEGER"
     if movement_only:
         stored = f" AND mi NOT IN ({_indexes(movement_only)})"
         victims = f"CASE WHEN p.mi NOT IN ({_indexes(movement_only)}) THEN {victims} END"
-    linked_first, linked = first, scored
+    linked_first, linked, rule_role = first, scored, ""
     rule_file = _rule_file(settings)
     if rule_file is not None:  # the rule reads _linked too: add its offences over its window
         linked_first = min(first, _rule_first(settings, months))
-        counted = f"c.ho_code IN ({_literals(rule_file.codes(settings.config))})"
+        codes = key_literals(rule_file.codes(settings.config), settings.offence_keys)
+        counted = f"c.hkey IN ({codes})"
         if rule_file.spec.include_domestic_abuse:
             counted = f"({counted} OR c.domestic_abuse)"
         linked = (
             f"({scored} AND {basis} >= {_date(first)} OR {counted} AND {basis} >= "
             f"{_date(linked_first)})"
         )
+        rule_role = f",\n               l.role IN ({_literals(rule_file.spec.roles)}) AS rule_role"
     p = Pipeline()
     p.add(
         "_linked",
         f"""
-        SELECT l.nkey, l.nominal_id, l.role, c.crime_id, c.ho_code, c.lpa, c.recorded_on,
-               c.committed_on, {basis} AS basis_on, c.victim_id, c.domestic_abuse
+        SELECT l.nkey, l.ckey, c.hkey, c.lkey, c.recorded_on, {basis} AS basis_on, c.vkey,
+               c.domestic_abuse, l.role <> 'eliminated' AS scored_role{rule_role}
         FROM {src.links} l
         JOIN {src.crimes} c ON c.ckey = l.ckey
         WHERE c.status = 'recorded'
@@ -318,30 +351,22 @@ def scoring_pipeline(
           AND {linked}
     """,
     )
-    p.add(  # LPAs as small numbers in name order, for the aggregates over every pair
-        "_lpa_codes",
-        """
-        SELECT lpa, (row_number() OVER (ORDER BY lpa))::SMALLINT AS lc
-        FROM (SELECT DISTINCT lpa FROM _linked)
-    """,
-    )
     p.add(
         "_eligible",
         f"""
-        SELECT x.nkey, x.crime_id, x.ho_code, x.lpa, k.lc, x.recorded_on, x.basis_on,
-               x.victim_id, w.weight
+        SELECT x.nkey, x.ckey, x.hkey, k.lc, x.recorded_on, x.basis_on, x.vkey, w.weight
         FROM _linked x
-        JOIN _lpa_codes k ON k.lpa = x.lpa
-        LEFT JOIN _weights w ON w.ho_code = x.ho_code
-        WHERE x.role <> 'eliminated'
-          AND (x.domestic_abuse OR x.ho_code IN ({vawg_codes}))
+        JOIN _lpa_codes k ON k.lkey = x.lkey
+        LEFT JOIN _weights w ON w.hkey = x.hkey
+        WHERE x.scored_role
+          AND (x.domestic_abuse OR x.hkey IN ({vawg_codes}))
           AND x.basis_on BETWEEN {_date(first)} AND {_date(last)}
     """,
     )
     p.add(
         "_in_window",
         """
-        SELECT m.month_index AS mi, x.rowid AS eid, x.nkey, x.lc, x.recorded_on, x.victim_id,
+        SELECT m.month_index AS mi, x.rowid AS eid, x.nkey, x.lc, x.recorded_on, x.vkey,
                x.weight
         FROM _months m JOIN _eligible x ON x.basis_on BETWEEN m.window_start AND m.as_at
     """,
@@ -358,8 +383,8 @@ def scoring_pipeline(
             FROM _in_window GROUP BY mi, nkey
         ), victims AS (         -- distinct known victims, counted in two cheap steps
             SELECT mi, nkey, count(*)::INTEGER AS victims
-            FROM (SELECT DISTINCT mi, nkey, victim_id FROM _in_window
-                  WHERE victim_id IS NOT NULL{stored})
+            FROM (SELECT DISTINCT mi, nkey, vkey FROM _in_window
+                  WHERE vkey IS NOT NULL{stored})
             GROUP BY mi, nkey
         ), shared AS (          -- nominals with crimes in several LPAs: pick the principal one
             SELECT w.mi, w.nkey, w.lc,
@@ -445,7 +470,7 @@ def scoring_pipeline(
 def window_steps(settings: Settings, months: list[Month], src: Sources = Sources()) -> Pipeline:
     """Only the steps that find each nominal's eligible crimes (explanations use them)."""
     p = Pipeline()
-    wanted = ("_linked", "_lpa_codes", "_eligible", "_in_window")
+    wanted = ("_linked", "_eligible", "_in_window")
     p.steps = [st for st in scoring_pipeline(settings, months, src).steps if st[0] in wanted]
     return p
 
@@ -469,7 +494,9 @@ def rule_views(
     src: Sources = Sources(),
 ) -> None:
     """The tables a repeat rule reads (see :mod:`harmrank.scoring.rules`): views, so that the
-    rule's own filters (its offences, roles, window) reach the scans."""
+    rule's own filters (its offences, roles, window) reach the scans. (A rule file's fast path
+    reads ``_linked`` instead: :meth:`DeclarativeRule.materialise`.) ``rule_links`` also
+    carries the link's keys, for the engine to look a plugin's decisions up by."""
     lookback = (
         _date(_rule_first(settings, months))
         if settings.lookback_months is not None
@@ -477,23 +504,15 @@ def rule_views(
     )
     last = _date(max(m.last_day for m in months))
     basis = _basis(settings)
-    if _rule_file(settings) is not None:  # _linked holds every crime the rule may count
-        con.execute(f"""
-            CREATE OR REPLACE TEMP VIEW rule_links AS
-            SELECT nominal_id, crime_id, role, ho_code, recorded_on, committed_on, basis_on, lpa,
-                   domestic_abuse, victim_id, nkey
-            FROM _linked
-            WHERE basis_on BETWEEN {lookback} AND {last}
-        """)
-    else:
-        con.execute(f"""
+    con.execute(f"""
         CREATE OR REPLACE TEMP VIEW rule_links AS
         SELECT l.nominal_id, c.crime_id, l.role, c.ho_code, c.recorded_on, c.committed_on,
-               {basis} AS basis_on, c.lpa, c.domestic_abuse, c.victim_id, l.nkey
+               {basis} AS basis_on, c.lpa, c.domestic_abuse, c.victim_id,
+               l.nkey, c.ckey, c.hkey, c.lkey, c.vkey
         FROM {src.links} l JOIN {src.crimes} c ON c.ckey = l.ckey
         WHERE c.status = 'recorded'
           AND {basis} BETWEEN {lookback} AND {last}
-        """)
+    """)
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW rule_nominals AS SELECT nominal_id, birth_year FROM {src.nominals}"
     )
@@ -508,29 +527,34 @@ def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
     p.add(
         "_qualifying",
         """
-        SELECT m.month_index AS mi, f.nkey, f.nominal_id, f.crime_id, f.ho_code, f.recorded_on,
-               f.lpa, f.victim_id, w.weight
+        SELECT m.month_index AS mi, f.nkey, f.ckey, f.hkey, k.lc, f.recorded_on, f.vkey,
+               w.weight
         FROM _flag_crimes f
         JOIN _months m ON m.month = f.month
-        LEFT JOIN _weights w ON w.ho_code = f.ho_code
+        JOIN _lpa_codes k ON k.lkey = f.lkey
+        LEFT JOIN _weights w ON w.hkey = f.hkey
     """,
     )
-    p.add(
+    p.add(  # the LPA with most qualifying crimes, then the latest recorded, then by name
         "_repeat_scores",
         """
         WITH per_lpa AS (
-            SELECT mi, nkey, lpa, count(*) AS n, max(recorded_on) AS last
-            FROM _qualifying GROUP BY mi, nkey, lpa
+            SELECT mi, nkey, lc, count(*) AS n, max(recorded_on) AS last
+            FROM _qualifying GROUP BY mi, nkey, lc
         ), pick AS (
-            SELECT mi, nkey, min({'n': -n, 'd': -(last - DATE '1970-01-01'), 'l': lpa}).l AS lpa
+            SELECT mi, nkey, min({'n': -n, 'd': -(last - DATE '1970-01-01'), 'l': lc}).l AS lc
             FROM per_lpa GROUP BY mi, nkey
+        ), per_nominal AS (
+            SELECT mi, nkey, count(*)::INTEGER AS qualifying,
+                   count(DISTINCT vkey)::INTEGER AS victims,
+                   max(recorded_on) AS last_recorded_on
+            FROM _qualifying GROUP BY mi, nkey
         )
-        SELECT q.mi, q.nkey, any_value(q.nominal_id) AS nominal_id, pick.lpa,
-               count(*)::INTEGER AS qualifying,
-               count(DISTINCT q.victim_id)::INTEGER AS victims,
-               max(q.recorded_on) AS last_recorded_on
-        FROM _qualifying q JOIN pick USING (mi, nkey)
-        GROUP BY q.mi, q.nkey, pick.lpa
+        SELECT q.mi, q.nkey, k.nominal_id, c.lpa, q.qualifying, q.victims, q.last_recorded_on
+        FROM per_nominal q
+        JOIN pick USING (mi, nkey)
+        JOIN _lpa_codes c ON c.lc = pick.lc
+        JOIN nominal_keys k ON k.nkey = q.nkey
     """,
     )
     p.add(
@@ -550,7 +574,7 @@ def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
                prev.all_rank AS all_prev_rank
         FROM ranked r
         JOIN _months m ON m.month_index = r.mi
-        JOIN _flag_reasons reasons ON reasons.month = m.month AND reasons.nominal_id = r.nominal_id
+        JOIN _flag_reasons reasons ON reasons.month = m.month AND reasons.nkey = r.nkey
         LEFT JOIN ranked prev ON prev.mi = r.mi - 1 AND prev.nkey = r.nkey
     """,
     )
@@ -575,34 +599,48 @@ def compute(
     if settings.rule is None:
         raise ValueError("scoring needs a repeat rule")
     rule_file = _rule_file(settings)
-    if rule_file is not None:  # its SQL stays in DuckDB
-        rule_file.materialise(RuleContext(con, settings.config), "_flag_crimes", "_flag_reasons")
+    if rule_file is not None:  # its SQL stays in DuckDB, on the keys in _linked
+        rule_file.materialise_keyed(
+            RuleContext(con, settings.config),
+            "_linked",
+            code_keys(rule_file.codes(settings.config), settings.offence_keys),
+            "_flag_crimes",
+            "_flag_reasons",
+        )
         repeat_pipeline(settings, src).run(con)
         return
     result = settings.rule.evaluate(RuleContext(con, settings.config))
-    detail = ("ho_code", "recorded_on", "lpa", "victim_id")
     crimes = result.qualifying.select(
         pl.col("month").cast(pl.String),
         pl.col("nominal_id").cast(pl.String),
         pl.col("crime_id").cast(pl.String),
-        *[pl.col(c) for c in detail if c in result.qualifying.columns],
-    ).unique(["month", "nominal_id", "crime_id"])
+    ).unique()
     reasons = result.reasons.select(
         pl.col("month").cast(pl.String),
         pl.col("nominal_id").cast(pl.String),
         pl.col("reasons").cast(pl.List(pl.String)),
     )
-    if not set(detail) <= set(crimes.columns):  # a plugin gave ids only: look the crimes up
-        _load_table(con, "_flag_ids", crimes.select("month", "nominal_id", "crime_id"))
-        crimes = con.sql(
-            "SELECT f.month, f.nominal_id, f.crime_id, r.ho_code, r.recorded_on, r.lpa, r.victim_id "
-            "FROM _flag_ids f JOIN rule_links r ON r.nominal_id = f.nominal_id "
-            "AND r.crime_id = f.crime_id"
-        ).pl()
-    _load_table(con, "_flag_given", crimes.select("month", "nominal_id", "crime_id", *detail))
+    # the crimes named, as rule_links holds them (their keys, date, victim)
+    _load_table(con, "_flag_ids", crimes)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _flag_crimes AS
+        SELECT f.month, r.nkey, r.ckey, r.hkey, r.lkey, r.vkey, r.recorded_on
+        FROM _flag_ids f
+        JOIN rule_links r ON r.nominal_id = f.nominal_id AND r.crime_id = f.crime_id
+    """)
+    (unknown,) = con.execute(
+        "SELECT count(*), any_value(nominal_id), any_value(crime_id) FROM _flag_ids f "
+        "ANTI JOIN rule_links r ON r.nominal_id = f.nominal_id AND r.crime_id = f.crime_id"
+    ).fetchall()
+    if unknown[0]:
+        raise RuleError(
+            f"repeat rule {settings.rule.name!r} gave {unknown[0]} qualifying crime(s) that are "
+            f"not links in rule_links (for example nominal {unknown[1]!r}, crime "
+            f"{unknown[2]!r}): a rule may only name links it was given"
+        )
+    _load_table(con, "_flag_given_reasons", reasons)
     con.execute(  # the nominals' keys (a nominal never linked to a crime has none)
-        "CREATE OR REPLACE TEMP TABLE _flag_crimes AS "
-        "SELECT f.*, k.nkey FROM _flag_given f JOIN nominal_keys k USING (nominal_id)"
+        "CREATE OR REPLACE TEMP TABLE _flag_reasons AS SELECT f.month, k.nkey, f.reasons "
+        "FROM _flag_given_reasons f JOIN nominal_keys k USING (nominal_id)"
     )
-    _load_table(con, "_flag_reasons", reasons)
     repeat_pipeline(settings, src).run(con)

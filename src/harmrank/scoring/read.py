@@ -21,7 +21,13 @@ from harmrank import NOTICE
 from harmrank.config import Config, config_from_dict
 from harmrank.reference import OffenceSet, TableSource, descriptions
 from harmrank.scoring import scores_index
-from harmrank.scoring.engine import Settings, Sources, load_context, window_steps
+from harmrank.scoring.engine import (
+    Settings,
+    Sources,
+    load_context,
+    offence_keys,
+    window_steps,
+)
 from harmrank.scoring.months import Month
 from harmrank.store import Store
 
@@ -448,7 +454,10 @@ def _asof_views(con: Any, nominal_id: str, load_id: int) -> Sources:
         """,
         {"n": nominal_id},
     )
-    cols = "crime_id, ho_code, recorded_on, committed_on, lpa, domestic_abuse, victim_id, status, outcome, ckey"
+    cols = (
+        "crime_id, ho_code, recorded_on, committed_on, lpa, domestic_abuse, victim_id, status, "
+        "outcome, ckey, hkey, lkey, vkey"
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _asof_crimes AS
@@ -569,13 +578,15 @@ def _recompute_crimes(store: Store, run: RunRow, nominal_id: str) -> pl.DataFram
             rule=None,
             lpas=run.lpas,
             lpa_source="run",
+            offence_keys=offence_keys(cur.con),
         )
         src = _asof_views(cur.con, nominal_id, run.last_load_id)
         load_context(cur.con, settings, [Month.parse(run.month)])
         window_steps(settings, [Month.parse(run.month)], src).run(cur.con)
         return cur.frame(
-            "SELECT 'scored' AS kind, ? AS nominal_id, x.crime_id, x.ho_code, x.recorded_on, "
-            "x.lpa, x.weight FROM _in_window w JOIN _eligible x ON x.rowid = w.eid "
+            "SELECT 'scored' AS kind, ? AS nominal_id, c.crime_id, c.ho_code, x.recorded_on, "
+            "c.lpa, x.weight FROM _in_window w JOIN _eligible x ON x.rowid = w.eid "
+            f"JOIN {src.crimes} c ON c.ckey = x.ckey "
             "WHERE w.nkey = (SELECT nkey FROM nominal_keys WHERE nominal_id = ?)",
             [nominal_id, nominal_id],
         )

@@ -67,8 +67,9 @@ def _data_quality(
     """Per month: unweighted eligible codes, quarantined rows, crimes per LPA and month."""
     con = store.con
     unweighted = con.execute(
-        "SELECT m.month, x.ho_code, count(DISTINCT x.crime_id) FROM _in_window w "
+        "SELECT m.month, h.ho_code, count(DISTINCT x.ckey) FROM _in_window w "
         "JOIN _eligible x ON x.rowid = w.eid JOIN _months m ON m.month_index = w.mi "
+        "JOIN offence_keys h ON h.hkey = x.hkey "
         "WHERE w.weight IS NULL GROUP BY ALL ORDER BY ALL"
     ).fetchall()
     quarantine_last = dict(
@@ -227,19 +228,28 @@ def _persist(
         "INSERT INTO run_entries SELECT * EXCLUDE (mi, nkey) FROM _entries "
         "ORDER BY run_id, lpa, list, rank"
     )
+    # the crimes of the entries (on a list: scored; repeat: qualifying), named from their keys
     con.execute("""
         INSERT INTO run_crimes
-        SELECT r.run_id, 'scored', e.nominal_id, x.crime_id, x.ho_code, x.recorded_on,
-               x.lpa, x.weight
-        FROM _in_window w
-        JOIN _eligible x ON x.rowid = w.eid
-        JOIN _run_ids r ON r.mi = w.mi
-        JOIN (SELECT DISTINCT mi, nkey, nominal_id FROM _entries WHERE list <> 'repeat') e
-          ON e.mi = w.mi AND e.nkey = w.nkey
-        UNION ALL
-        SELECT r.run_id, 'qualifying', q.nominal_id, q.crime_id, q.ho_code, q.recorded_on,
-               q.lpa, q.weight
-        FROM _qualifying q JOIN _run_ids r USING (mi)
+        WITH keyed AS (
+            SELECT w.mi, 'scored' AS kind, e.nominal_id, x.ckey, x.hkey, x.recorded_on, x.lc,
+                   x.weight
+            FROM _in_window w
+            JOIN _eligible x ON x.rowid = w.eid
+            JOIN (SELECT DISTINCT mi, nkey, nominal_id FROM _entries WHERE list <> 'repeat') e
+              ON e.mi = w.mi AND e.nkey = w.nkey
+            UNION ALL
+            SELECT q.mi, 'qualifying', x.nominal_id, q.ckey, q.hkey, q.recorded_on, q.lc,
+                   q.weight
+            FROM _qualifying q JOIN _repeat x USING (mi, nkey)
+        )
+        SELECT r.run_id, k.kind, k.nominal_id, c.crime_id, h.ho_code, k.recorded_on, l.lpa,
+               k.weight
+        FROM keyed k
+        JOIN _run_ids r USING (mi)
+        JOIN crime_keys c ON c.ckey = k.ckey
+        JOIN offence_keys h ON h.hkey = k.hkey
+        JOIN _lpa_codes l ON l.lc = k.lc
     """)
     con.execute("""
         INSERT INTO run_orders

@@ -1,28 +1,24 @@
 -- _linked
-SELECT l.nkey, l.nominal_id, l.role, c.crime_id, c.ho_code, c.lpa, c.recorded_on,
-               c.committed_on, c.recorded_on AS basis_on, c.victim_id, c.domestic_abuse
+SELECT l.nkey, l.ckey, c.hkey, c.lkey, c.recorded_on, c.recorded_on AS basis_on, c.vkey,
+               c.domestic_abuse, l.role <> 'eliminated' AS scored_role,
+               l.role IN ('charged', 'convicted', 'suspect') AS rule_role
         FROM links l
         JOIN crimes c ON c.ckey = l.ckey
         WHERE c.status = 'recorded'
           AND c.recorded_on BETWEEN DATE '2022-06-01' AND DATE '2025-06-30'
-          AND ((c.domestic_abuse OR c.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C', '88D', '88E', '8K', '8Q', '8U')) AND c.recorded_on >= DATE '2024-06-01' OR c.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C') AND c.recorded_on >= DATE '2022-06-01')
-
--- _lpa_codes
-SELECT lpa, (row_number() OVER (ORDER BY lpa))::SMALLINT AS lc
-        FROM (SELECT DISTINCT lpa FROM _linked)
+          AND ((c.domestic_abuse OR c.hkey IN (16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 29, 30, 31, 32, 100, 101, 102, 103, 112, 113, 114, 115, 120)) AND c.recorded_on >= DATE '2024-06-01' OR c.hkey IN (16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 29, 30, 31, 32, 100, 101, 102, 103, 112, 113) AND c.recorded_on >= DATE '2022-06-01')
 
 -- _eligible
-SELECT x.nkey, x.crime_id, x.ho_code, x.lpa, k.lc, x.recorded_on, x.basis_on,
-               x.victim_id, w.weight
+SELECT x.nkey, x.ckey, x.hkey, k.lc, x.recorded_on, x.basis_on, x.vkey, w.weight
         FROM _linked x
-        JOIN _lpa_codes k ON k.lpa = x.lpa
-        LEFT JOIN _weights w ON w.ho_code = x.ho_code
-        WHERE x.role <> 'eliminated'
-          AND (x.domestic_abuse OR x.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C', '88D', '88E', '8K', '8Q', '8U'))
+        JOIN _lpa_codes k ON k.lkey = x.lkey
+        LEFT JOIN _weights w ON w.hkey = x.hkey
+        WHERE x.scored_role
+          AND (x.domestic_abuse OR x.hkey IN (16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 29, 30, 31, 32, 100, 101, 102, 103, 112, 113, 114, 115, 120))
           AND x.basis_on BETWEEN DATE '2024-06-01' AND DATE '2025-06-30'
 
 -- _in_window
-SELECT m.month_index AS mi, x.rowid AS eid, x.nkey, x.lc, x.recorded_on, x.victim_id,
+SELECT m.month_index AS mi, x.rowid AS eid, x.nkey, x.lc, x.recorded_on, x.vkey,
                x.weight
         FROM _months m JOIN _eligible x ON x.basis_on BETWEEN m.window_start AND m.as_at
 
@@ -36,8 +32,8 @@ WITH per_nominal AS (   -- one aggregate over integer keys for everybody
             FROM _in_window GROUP BY mi, nkey
         ), victims AS (         -- distinct known victims, counted in two cheap steps
             SELECT mi, nkey, count(*)::INTEGER AS victims
-            FROM (SELECT DISTINCT mi, nkey, victim_id FROM _in_window
-                  WHERE victim_id IS NOT NULL AND mi NOT IN (24304))
+            FROM (SELECT DISTINCT mi, nkey, vkey FROM _in_window
+                  WHERE vkey IS NOT NULL AND mi NOT IN (24304))
             GROUP BY mi, nkey
         ), shared AS (          -- nominals with crimes in several LPAs: pick the principal one
             SELECT w.mi, w.nkey, w.lc,
@@ -122,26 +118,31 @@ WITH lpa_top AS (
           ON prev.mi = t.mi - 1 AND prev.lpa = t.lpa AND prev.list = t.list AND prev.nkey = t.nkey
 
 -- _qualifying
-SELECT m.month_index AS mi, f.nkey, f.nominal_id, f.crime_id, f.ho_code, f.recorded_on,
-               f.lpa, f.victim_id, w.weight
+SELECT m.month_index AS mi, f.nkey, f.ckey, f.hkey, k.lc, f.recorded_on, f.vkey,
+               w.weight
         FROM _flag_crimes f
         JOIN _months m ON m.month = f.month
-        LEFT JOIN _weights w ON w.ho_code = f.ho_code
+        JOIN _lpa_codes k ON k.lkey = f.lkey
+        LEFT JOIN _weights w ON w.hkey = f.hkey
 
 -- _repeat_scores
 WITH per_lpa AS (
-            SELECT mi, nkey, lpa, count(*) AS n, max(recorded_on) AS last
-            FROM _qualifying GROUP BY mi, nkey, lpa
+            SELECT mi, nkey, lc, count(*) AS n, max(recorded_on) AS last
+            FROM _qualifying GROUP BY mi, nkey, lc
         ), pick AS (
-            SELECT mi, nkey, min({'n': -n, 'd': -(last - DATE '1970-01-01'), 'l': lpa}).l AS lpa
+            SELECT mi, nkey, min({'n': -n, 'd': -(last - DATE '1970-01-01'), 'l': lc}).l AS lc
             FROM per_lpa GROUP BY mi, nkey
+        ), per_nominal AS (
+            SELECT mi, nkey, count(*)::INTEGER AS qualifying,
+                   count(DISTINCT vkey)::INTEGER AS victims,
+                   max(recorded_on) AS last_recorded_on
+            FROM _qualifying GROUP BY mi, nkey
         )
-        SELECT q.mi, q.nkey, any_value(q.nominal_id) AS nominal_id, pick.lpa,
-               count(*)::INTEGER AS qualifying,
-               count(DISTINCT q.victim_id)::INTEGER AS victims,
-               max(q.recorded_on) AS last_recorded_on
-        FROM _qualifying q JOIN pick USING (mi, nkey)
-        GROUP BY q.mi, q.nkey, pick.lpa
+        SELECT q.mi, q.nkey, k.nominal_id, c.lpa, q.qualifying, q.victims, q.last_recorded_on
+        FROM per_nominal q
+        JOIN pick USING (mi, nkey)
+        JOIN _lpa_codes c ON c.lc = pick.lc
+        JOIN nominal_keys k ON k.nkey = q.nkey
 
 -- _repeat
 WITH ranked AS (   -- one row per nominal: its rank in its LPA's list and in ALL
@@ -158,7 +159,7 @@ WITH ranked AS (   -- one row per nominal: its rank in its LPA's list and in ALL
                prev.all_rank AS all_prev_rank
         FROM ranked r
         JOIN _months m ON m.month_index = r.mi
-        JOIN _flag_reasons reasons ON reasons.month = m.month AND reasons.nominal_id = r.nominal_id
+        JOIN _flag_reasons reasons ON reasons.month = m.month AND reasons.nkey = r.nkey
         LEFT JOIN ranked prev ON prev.mi = r.mi - 1 AND prev.nkey = r.nkey
 
 -- _flags
@@ -166,8 +167,7 @@ SELECT DISTINCT mi, nkey FROM _qualifying
 
 -- repeat rule
 WITH q AS (
-            SELECT l.nominal_id, l.crime_id, l.victim_id, l.recorded_on, l.basis_on, l.ho_code,
-                   l.lpa, l.nkey
+            SELECT l.nominal_id, l.crime_id, l.ho_code, l.recorded_on, l.lpa, l.victim_id, l.nkey, l.basis_on
             FROM rule_links l
             WHERE l.role IN ('suspect', 'charged', 'convicted') AND l.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C')
         ),
@@ -178,8 +178,7 @@ WITH q AS (
                    >= 1
         ),
         in_window AS (
-            SELECT m.month, q.nominal_id, q.crime_id, q.victim_id, q.ho_code, q.recorded_on, q.lpa,
-                   q.nkey
+            SELECT m.month, q.nominal_id, q.crime_id, q.ho_code, q.recorded_on, q.lpa, q.victim_id, q.nkey
             FROM rule_months m
             JOIN q ON q.basis_on BETWEEN (m.first_day - INTERVAL 35 MONTH)::DATE AND m.as_at
             WHERE q.nominal_id IN (SELECT nominal_id FROM candidates)
@@ -209,6 +208,51 @@ WITH q AS (
               AND per.known_victims + per.unknown_victims >= 1
               AND true
         )
-        SELECT f.month, f.nominal_id, f.reasons, w.crime_id, w.ho_code, w.recorded_on, w.lpa,
-               w.victim_id, w.nkey
+        SELECT f.month, f.nominal_id, f.reasons, w.crime_id, w.ho_code, w.recorded_on, w.lpa, w.victim_id, w.nkey
         FROM flagged f JOIN in_window w USING (month, nominal_id)
+
+-- repeat rule, by key (the engine's)
+WITH q AS (
+            SELECT l.nkey, l.ckey, l.hkey, l.recorded_on, l.lkey, l.vkey, l.basis_on
+            FROM _linked l
+            WHERE l.rule_role AND l.hkey IN (16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 29, 30, 31, 32, 100, 101, 102, 103, 112, 113)
+        ),
+        candidates AS (   -- nominals that could meet the counts at some month
+            SELECT nkey FROM q GROUP BY nkey
+            HAVING count(*) >= 2
+               AND count(DISTINCT vkey) + count(*) FILTER (WHERE vkey IS NULL)
+                   >= 1
+        ),
+        in_window AS (
+            SELECT m.month, q.nkey, q.ckey, q.hkey, q.recorded_on, q.lkey, q.vkey
+            FROM rule_months m
+            JOIN q ON q.basis_on BETWEEN (m.first_day - INTERVAL 35 MONTH)::DATE AND m.as_at
+            WHERE q.nkey IN (SELECT nkey FROM candidates)
+        ),
+        per AS (
+            SELECT month, nkey, count(*) AS n,
+                   count(DISTINCT vkey) AS known_victims,
+                   count(*) FILTER (WHERE vkey IS NULL) AS unknown_victims
+            FROM in_window GROUP BY month, nkey
+        ),
+        flagged AS (
+            SELECT per.month, per.nkey,
+                   list_filter([
+                       format('{} qualifying crimes (at least 2) in the 36 months to {}',
+                              per.n, strftime(m.as_at, '%Y-%m-%d')),
+                       format('{} distinct victims (at least 1)',
+                              per.known_victims + per.unknown_victims),
+                       CASE WHEN per.unknown_victims > 0 THEN format(
+                           'victim unknown on {} crime(s), each counted as one more distinct victim',
+                           per.unknown_victims) END,
+                       NULL
+                   ], lambda x: x IS NOT NULL) AS reasons
+            FROM per
+            JOIN rule_months m USING (month)
+            
+            WHERE per.n >= 2
+              AND per.known_victims + per.unknown_victims >= 1
+              AND true
+        )
+        SELECT f.month, f.nkey, f.reasons, w.ckey, w.hkey, w.recorded_on, w.lkey, w.vkey
+        FROM flagged f JOIN in_window w USING (month, nkey)

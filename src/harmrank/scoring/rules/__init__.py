@@ -15,7 +15,8 @@ The engine prepares, on the rule's connection, three tables a rule reads:
 ``rule_links``   one row per (nominal, crime) link of a crime with ``status = recorded``, in any
                  role (the rule decides which roles count): ``nominal_id, crime_id, role,
                  ho_code, recorded_on, committed_on, basis_on, lpa, domestic_abuse, victim_id``
-                 where ``basis_on`` is the date the configured date basis puts the crime on;
+                 where ``basis_on`` is the date the configured date basis puts the crime on
+                 (and the link's integer keys ``nkey, ckey, hkey, lkey, vkey``);
 ``rule_nominals`` ``nominal_id, birth_year``;
 ``rule_months``  the as-at months: ``month`` (YYYY-MM), ``first_day``, ``as_at`` (last day),
                  ``year``.
@@ -70,9 +71,9 @@ def offence_codes(name_or_codes: str | list[str], config: Config) -> frozenset[s
 class RuleResult:
     """A rule's decisions: only nominals for whom the rule holds appear.
 
-    ``qualifying``: ``month, nominal_id, crime_id`` (the crimes that made each decision), and
-    optionally their ``ho_code, recorded_on, lpa, victim_id`` as read from ``rule_links``
-    (when all four are given the engine uses them instead of looking the crimes up again);
+    ``qualifying``: ``month, nominal_id, crime_id`` (the crimes that made each decision: links
+    of ``rule_links``, where the engine looks them up; other columns are ignored, and a link
+    that is not in ``rule_links`` is refused with an error);
     ``reasons``: ``month, nominal_id, reasons`` (a list of short sentences).
     """
 
@@ -163,10 +164,51 @@ class DeclarativeRule:
 
         The offence codes are written into the query as literals so that the filter reaches
         the scan of the crimes (only the crimes a rule can count are joined at all)."""
-        s = self.spec
-        roles = ", ".join(f"'{r}'" for r in s.roles)
+        roles = ", ".join(f"'{r}'" for r in self.spec.roles)
         literals = ", ".join("'" + c.replace("'", "''") + "'" for c in codes)
-        in_set = f"l.ho_code IN ({literals})" if codes else "false"
+        return self._sql(
+            source="rule_links",
+            nominal="nominal_id",
+            victim="victim_id",
+            in_set=f"l.ho_code IN ({literals})" if codes else "false",
+            role_ok=f"l.role IN ({roles})",
+            carried=("crime_id", "ho_code", "recorded_on", "lpa", "victim_id", "nkey"),
+            nominals="rule_nominals",
+        )
+
+    def keyed_sql(self, linked: str, code_keys: list[int]) -> str:
+        """The same rule over the engine's integer keys: ``linked`` has a row per link with
+        ``nkey, ckey, hkey, lkey, vkey, recorded_on, basis_on, domestic_abuse`` and
+        ``rule_role`` (the link's role is one of the rule's), and covers the rule's offences
+        over its window; ``code_keys`` are the offence codes' keys. It gives ``month, nkey,
+        reasons, ckey, hkey, recorded_on, lkey, vkey``: the rows of :meth:`sql` by key (a
+        victim_id and its vkey are both NULL or neither, one to one)."""
+        keys = ", ".join(str(k) for k in code_keys)
+        return self._sql(
+            source=linked,
+            nominal="nkey",
+            victim="vkey",
+            in_set=f"l.hkey IN ({keys})" if code_keys else "false",
+            role_ok="l.rule_role",
+            carried=("ckey", "hkey", "recorded_on", "lkey", "vkey"),
+            nominals=(
+                "(SELECT k.nkey, n.birth_year FROM rule_nominals n "
+                "JOIN nominal_keys k USING (nominal_id))"
+            ),
+        )
+
+    def _sql(
+        self,
+        *,
+        source: str,
+        nominal: str,
+        victim: str,
+        in_set: str,
+        role_ok: str,
+        carried: tuple[str, ...],
+        nominals: str,
+    ) -> str:
+        s = self.spec
         offence = f"({in_set} OR l.domestic_abuse)" if s.include_domestic_abuse else in_set
         age_ok = (
             "true"
@@ -183,36 +225,37 @@ class DeclarativeRule:
             )
         )
         # the nominals file is read only for a rule with an age condition
-        age_join = "" if s.min_age is None else "LEFT JOIN rule_nominals nm USING (nominal_id)"
+        age_join = "" if s.min_age is None else f"LEFT JOIN {nominals} nm USING ({nominal})"
         w = s.window_months
+        cols = ", ".join(f"l.{c}" for c in dict.fromkeys((nominal, *carried, "basis_on")))
+        q_cols = ", ".join(f"q.{c}" for c in dict.fromkeys((nominal, *carried)))
+        out = ", ".join(f"w.{c}" for c in carried)
         return f"""
         WITH q AS (
-            SELECT l.nominal_id, l.crime_id, l.victim_id, l.recorded_on, l.basis_on, l.ho_code,
-                   l.lpa, l.nkey
-            FROM rule_links l
-            WHERE l.role IN ({roles}) AND {offence}
+            SELECT {cols}
+            FROM {source} l
+            WHERE {role_ok} AND {offence}
         ),
         candidates AS (   -- nominals that could meet the counts at some month
-            SELECT nominal_id FROM q GROUP BY nominal_id
+            SELECT {nominal} FROM q GROUP BY {nominal}
             HAVING count(*) >= {s.min_crimes}
-               AND count(DISTINCT victim_id) + count(*) FILTER (WHERE victim_id IS NULL)
+               AND count(DISTINCT {victim}) + count(*) FILTER (WHERE {victim} IS NULL)
                    >= {s.min_distinct_victims}
         ),
         in_window AS (
-            SELECT m.month, q.nominal_id, q.crime_id, q.victim_id, q.ho_code, q.recorded_on, q.lpa,
-                   q.nkey
+            SELECT m.month, {q_cols}
             FROM rule_months m
             JOIN q ON q.basis_on BETWEEN (m.first_day - INTERVAL {w - 1} MONTH)::DATE AND m.as_at
-            WHERE q.nominal_id IN (SELECT nominal_id FROM candidates)
+            WHERE q.{nominal} IN (SELECT {nominal} FROM candidates)
         ),
         per AS (
-            SELECT month, nominal_id, count(*) AS n,
-                   count(DISTINCT victim_id) AS known_victims,
-                   count(*) FILTER (WHERE victim_id IS NULL) AS unknown_victims
-            FROM in_window GROUP BY month, nominal_id
+            SELECT month, {nominal}, count(*) AS n,
+                   count(DISTINCT {victim}) AS known_victims,
+                   count(*) FILTER (WHERE {victim} IS NULL) AS unknown_victims
+            FROM in_window GROUP BY month, {nominal}
         ),
         flagged AS (
-            SELECT per.month, per.nominal_id,
+            SELECT per.month, per.{nominal},
                    list_filter([
                        format('{{}} qualifying crimes (at least {s.min_crimes}) in the {w} months to {{}}',
                               per.n, strftime(m.as_at, '%Y-%m-%d')),
@@ -230,25 +273,32 @@ class DeclarativeRule:
               AND per.known_victims + per.unknown_victims >= {s.min_distinct_victims}
               AND {age_ok}
         )
-        SELECT f.month, f.nominal_id, f.reasons, w.crime_id, w.ho_code, w.recorded_on, w.lpa,
-               w.victim_id, w.nkey
-        FROM flagged f JOIN in_window w USING (month, nominal_id)
+        SELECT f.month, f.{nominal}, f.reasons, {out}
+        FROM flagged f JOIN in_window w USING (month, {nominal})
         """
 
     def codes(self, config: Config) -> frozenset[str]:
         """The offence codes the rule counts (besides domestic-abuse-flagged crimes)."""
         return offence_codes(self.spec.offences, config)
 
-    def materialise(self, ctx: RuleContext, crimes_table: str, reasons_table: str) -> None:
-        """The decisions as two temp tables on ``ctx.con``, without leaving DuckDB: the
-        engine's fast path for rule files (the same rows as :meth:`evaluate` gives). The
-        query gives one row per month and link, and a crime has one link per nominal (ingest
-        collapses duplicate links), so its rows are the qualifying crimes as they stand."""
-        codes = sorted(self.codes(ctx.config))
-        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {crimes_table} AS {self.sql(codes)}")
+    def materialise_keyed(
+        self,
+        ctx: RuleContext,
+        linked: str,
+        code_keys: list[int],
+        crimes_table: str,
+        reasons_table: str,
+    ) -> None:
+        """The decisions by key (:meth:`keyed_sql`) as two temp tables on ``ctx.con``, without
+        leaving DuckDB: the engine's fast path for rule files (the rows :meth:`evaluate`
+        gives, by key). The query gives one row per month and link, and a crime has one link
+        per nominal (ingest collapses duplicate links), so its rows are the qualifying crimes
+        as they stand."""
+        sql = self.keyed_sql(linked, code_keys)
+        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {crimes_table} AS {sql}")
         ctx.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {reasons_table} AS "
-            f"SELECT DISTINCT ON (month, nominal_id) month, nominal_id, reasons FROM {crimes_table}"
+            f"SELECT DISTINCT ON (month, nkey) month, nkey, reasons FROM {crimes_table}"
         )
 
     def evaluate(self, ctx: RuleContext) -> RuleResult:
