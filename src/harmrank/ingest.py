@@ -581,6 +581,20 @@ def _add_keys(store: Store, column: str, ids: pl.DataFrame, order: str) -> None:
         con.unregister("__new_ids")
 
 
+def refresh_nominal_order(store: Store) -> None:
+    """Rebuild ``nominal_order`` when it does not hold every nominal key (a load added
+    nominals): each key's place in nominal_id order, the lists' last tie-break."""
+    if store.scalar(
+        "SELECT (SELECT count(*) FROM nominal_order) = (SELECT count(*) FROM nominal_keys)"
+    ):
+        return
+    store.execute("DELETE FROM nominal_order")
+    store.execute(
+        "INSERT INTO nominal_order SELECT nkey, row_number() OVER (ORDER BY nominal_id) "
+        "FROM nominal_keys ORDER BY nkey"
+    )
+
+
 def fingerprint(store: Store) -> str:
     """A checksum of the stored extract (order-independent), recorded with every load and run."""
     parts = store.one(
@@ -724,6 +738,7 @@ def ingest_extract(
             store, "ckey", crimes_ok.select("crime_id", "recorded_on"), "recorded_on, crime_id"
         )
         _add_keys(store, "nkey", collapsed.select("nominal_id").unique(), "nominal_id")
+        refresh_nominal_order(store)
         for column, id_column in (("hkey", "ho_code"), ("lkey", "lpa"), ("vkey", "victim_id")):
             ids = crimes_ok.select(id_column).unique().drop_nulls()
             _add_keys(store, column, ids, id_column)

@@ -27,7 +27,7 @@ SCHEMA_VERSION = 5  # 2: integer nominal keys, pending backfill runs, one repeat
 # 4: the audit log stored as number, time, action and one JSON text per record
 #    (audit_entries), read through the view audit_log
 # 5: integer keys for offence codes, LPAs and victims (offence_keys, lpa_keys, victim_keys;
-#    crimes.hkey, crimes.lkey, crimes.vkey)
+#    crimes.hkey, crimes.lkey, crimes.vkey), and the nominals' id order (nominal_order)
 DEFAULT_DB = "harmrank.duckdb"
 
 

@@ -48,6 +48,14 @@ CREATE TABLE IF NOT EXISTS nominal_keys (
     nkey        INTEGER NOT NULL
 );
 
+-- Each nominal's place in nominal_id order (by code point) among every nominal with a key,
+-- rebuilt whenever a load adds nominals: the lists break their last ties on it, an integer,
+-- which orders exactly as the ids do and is far cheaper to sort and carry.
+CREATE TABLE IF NOT EXISTS nominal_order (
+    nkey  INTEGER NOT NULL,
+    nord  INTEGER NOT NULL
+);
+
 -- A stable integer for every crime ever loaded, in the order (recorded_on, crime_id) within
 -- each load, so that keys run roughly in date order: scoring joins links to crimes on it.
 -- One row per crime_id (ingest adds only ids it does not hold; no index, for national loads).

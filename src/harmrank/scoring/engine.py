@@ -247,13 +247,16 @@ def key_literals(codes: frozenset[str] | set[str] | list[str], keys: dict[str, i
     return ", ".join(str(k) for k in code_keys(codes, keys)) or "NULL"
 
 
-_REPEAT_ORDER = "qualifying DESC, victims DESC, last_recorded_on DESC, nominal_id ASC"
-_HARM_ORDER = "harm DESC, frequency DESC, last_recorded_on DESC, nominal_id ASC"
-_FREQUENCY_ORDER = "frequency DESC, harm DESC, last_recorded_on DESC, nominal_id ASC"
+# the lists' orders; the last tie-break, nominal_id in code-point order, is the nominal's
+# place in that order (nominal_order.nord: an integer, cheaper to sort than the ids)
+_REPEAT_ORDER = "qualifying DESC, victims DESC, last_recorded_on DESC, nord ASC"
+_HARM_ORDER = "harm DESC, frequency DESC, last_recorded_on DESC, nord ASC"
+_FREQUENCY_ORDER = "frequency DESC, harm DESC, last_recorded_on DESC, nord ASC"
 # the same orders as one value to minimise (a struct compares field by field)
 _DAYS = "-(last_recorded_on - DATE '1970-01-01')"
-_HARM_KEY = f"{{'h': -harm, 'f': -frequency, 'd': {_DAYS}, 'n': nominal_id}}"
-_FREQUENCY_KEY = f"{{'f': -frequency, 'h': -harm, 'd': {_DAYS}, 'n': nominal_id}}"
+_HARM_KEY = f"{{'h': -harm, 'f': -frequency, 'd': {_DAYS}, 'n': nord}}"
+_FREQUENCY_KEY = f"{{'f': -frequency, 'h': -harm, 'd': {_DAYS}, 'n': nord}}"
+ALL_LC = 0  # the force-wide lists' LPA code (an LPA's code is its place in name order, from 1)
 
 
 def _date(d: Any) -> str:
@@ -265,8 +268,8 @@ def _indexes(months: frozenset[Month]) -> str:
 
 
 def _ranks(base: str, n: int, movement_only: frozenset[Month]) -> str:
-    """``base`` (rows of mi, lpa, nkey, nominal_id, harm, frequency, last_recorded_on) with
-    each row's rank in its LPA's harm list (harm > 0 only) and frequency list.
+    """``base`` (rows of mi, lc, nkey, nord, harm, frequency, last_recorded_on) with each
+    row's rank in its LPA's harm list (harm > 0 only) and frequency list.
 
     In a month for movement only, just the first n of each list are needed, so only the rows
     that are in the first n of one list or the other (found by a top-n aggregate) are ranked,
@@ -275,8 +278,8 @@ def _ranks(base: str, n: int, movement_only: frozenset[Month]) -> str:
     has all n of them ahead of it, so ranks above n (never read)."""
     ranks = f"""
         CASE WHEN harm > 0 THEN row_number() OVER (
-            PARTITION BY mi, lpa, harm > 0 ORDER BY {_HARM_ORDER}) END::INTEGER AS harm_rank,
-        row_number() OVER (PARTITION BY mi, lpa ORDER BY {_FREQUENCY_ORDER})::INTEGER
+            PARTITION BY mi, lc, harm > 0 ORDER BY {_HARM_ORDER}) END::INTEGER AS harm_rank,
+        row_number() OVER (PARTITION BY mi, lc ORDER BY {_FREQUENCY_ORDER})::INTEGER
             AS frequency_rank"""
     if not movement_only:
         return f"SELECT *, {ranks}\n        FROM ({base})"
@@ -284,17 +287,17 @@ def _ranks(base: str, n: int, movement_only: frozenset[Month]) -> str:
     return f"""
         WITH base AS ({base}
         ), first_n AS (   -- months for movement only: the first {n} of each list
-            SELECT mi, lpa, unnest(arg_min(nkey, {_HARM_KEY}, {n}) FILTER (WHERE harm > 0)) AS nkey
-            FROM base WHERE mi IN ({only}) GROUP BY mi, lpa
+            SELECT mi, lc, unnest(arg_min(nkey, {_HARM_KEY}, {n}) FILTER (WHERE harm > 0)) AS nkey
+            FROM base WHERE mi IN ({only}) GROUP BY mi, lc
             UNION
-            SELECT mi, lpa, unnest(arg_min(nkey, {_FREQUENCY_KEY}, {n})) AS nkey
-            FROM base WHERE mi IN ({only}) GROUP BY mi, lpa
+            SELECT mi, lc, unnest(arg_min(nkey, {_FREQUENCY_KEY}, {n})) AS nkey
+            FROM base WHERE mi IN ({only}) GROUP BY mi, lc
         )
         SELECT *, {ranks}
         FROM base WHERE mi NOT IN ({only})
         UNION ALL
         SELECT *, {ranks}
-        FROM base b SEMI JOIN first_n f ON f.mi = b.mi AND f.lpa = b.lpa AND f.nkey = b.nkey"""
+        FROM base b SEMI JOIN first_n f ON f.mi = b.mi AND f.lc = b.lc AND f.nkey = b.nkey"""
 
 
 def scoring_pipeline(
@@ -314,9 +317,14 @@ def scoring_pipeline(
     cfg = settings.config.scoring
     basis = _basis(settings)
     vawg_codes = key_literals(settings.vawg.codes, settings.offence_keys)
-    if cfg.attribution == "home":
-        attributed = "CASE WHEN n.home_lpa IN (SELECT lpa FROM _lpa_list) THEN n.home_lpa ELSE s.principal END"
-        home_join = f"LEFT JOIN {src.nominals} n ON n.nominal_id = s.nominal_id"
+    if cfg.attribution == "home":  # the home LPA when it is a known LPA, else the principal
+        attributed = "coalesce(h.lc, s.principal)"
+        home_join = f"""LEFT JOIN (
+            SELECT k.nkey, c.lc FROM {src.nominals} n
+            JOIN nominal_keys k ON k.nominal_id = n.nominal_id
+            JOIN _lpa_codes c ON c.lpa = n.home_lpa
+            WHERE n.home_lpa IN (SELECT lpa FROM _lpa_list)
+        ) h ON h.nkey = s.nkey"""
     else:  # principal; `presence` keeps the principal LPA for history and entries
         attributed, home_join = "s.principal", ""
     scored = f"(c.domestic_abuse OR c.hkey IN ({vawg_codes}))"
@@ -398,35 +406,33 @@ def scoring_pipeline(
                    min({{'h': -lpa_harm, 'd': -(lpa_last - DATE '1970-01-01'), 'l': lc}}).l AS lc
             FROM shared GROUP BY mi, nkey
         )
-        SELECT p.mi, p.nkey, k.nominal_id, p.harm, p.frequency,
+        SELECT p.mi, p.nkey, o.nord, p.harm, p.frequency,
                {victims} AS victims, p.last_recorded_on,
-               c.lpa AS principal
+               coalesce(pr.lc, p.lc_min) AS principal
         FROM per_nominal p
         LEFT JOIN victims v ON v.mi = p.mi AND v.nkey = p.nkey
         LEFT JOIN principal pr ON pr.mi = p.mi AND pr.nkey = p.nkey
-        JOIN _lpa_codes c ON c.lc = coalesce(pr.lc, p.lc_min)
-        JOIN nominal_keys k ON k.nkey = p.nkey
+        JOIN nominal_order o ON o.nkey = p.nkey
     """,
     )
     n = settings.top_n
     if cfg.attribution == "presence":
         # every LPA where the nominal has an eligible crime ranks it, with its force-wide scores
-        presence = """SELECT DISTINCT w.mi, c.lpa, s.nkey, s.nominal_id, s.harm, s.frequency,
+        presence = """SELECT DISTINCT w.mi, w.lc, s.nkey, s.nord, s.harm, s.frequency,
                          s.last_recorded_on
-                  FROM _in_window w JOIN _scores s ON s.mi = w.mi AND s.nkey = w.nkey
-                  JOIN _lpa_codes c ON c.lc = w.lc"""
+                  FROM _in_window w JOIN _scores s ON s.mi = w.mi AND s.nkey = w.nkey"""
         p.add("_presence", _ranks(presence, n, movement_only))
         p.add(
             "_ranked",
             """
-            SELECT s.*, s.principal AS lpa, p.harm_rank, p.frequency_rank
+            SELECT s.*, s.principal AS lc, p.harm_rank, p.frequency_rank
             FROM _scores s
-            JOIN _presence p ON p.mi = s.mi AND p.nkey = s.nkey AND p.lpa = s.principal
+            JOIN _presence p ON p.mi = s.mi AND p.nkey = s.nkey AND p.lc = s.principal
         """,
         )
         lists = "_presence"
     else:
-        attributed_scores = f"SELECT s.*, {attributed} AS lpa FROM _scores s {home_join}"
+        attributed_scores = f"SELECT s.*, {attributed} AS lc FROM _scores s {home_join}"
         p.add("_ranked", _ranks(attributed_scores, n, movement_only))
         lists = "_ranked"
     # ALL: a nominal in the force-wide top n is in the top n of every list it is on, so the
@@ -435,33 +441,33 @@ def scoring_pipeline(
         "_top",
         f"""
         WITH lpa_top AS (
-            SELECT mi, lpa, nkey, nominal_id, harm, frequency, last_recorded_on,
+            SELECT mi, lc, nkey, nord, harm, frequency, last_recorded_on,
                    harm_rank, frequency_rank
             FROM {lists} WHERE harm_rank <= {n} OR frequency_rank <= {n}
         ), candidates AS (
-            SELECT DISTINCT mi, nkey, nominal_id, harm, frequency, last_recorded_on FROM lpa_top
+            SELECT DISTINCT mi, nkey, nord, harm, frequency, last_recorded_on FROM lpa_top
         ), all_top AS (
-            SELECT mi, 'ALL' AS lpa, nkey, nominal_id,
+            SELECT mi, {ALL_LC} AS lc, nkey,
                    CASE WHEN harm > 0 THEN row_number() OVER (
                        PARTITION BY mi, harm > 0 ORDER BY {_HARM_ORDER}) END AS harm_rank,
                    row_number() OVER (PARTITION BY mi ORDER BY {_FREQUENCY_ORDER})
                        AS frequency_rank
             FROM candidates
         ), lists AS (
-            SELECT mi, lpa, nkey, nominal_id, harm_rank, frequency_rank FROM lpa_top
+            SELECT mi, lc, nkey, harm_rank, frequency_rank FROM lpa_top
             UNION ALL
-            SELECT mi, lpa, nkey, nominal_id, harm_rank, frequency_rank FROM all_top
+            SELECT mi, lc, nkey, harm_rank, frequency_rank FROM all_top
         ), top AS (
-            SELECT mi, lpa, 'harm' AS list, harm_rank::INTEGER AS rank, nkey, nominal_id
+            SELECT mi, lc, 'harm' AS list, harm_rank::INTEGER AS rank, nkey
             FROM lists WHERE harm_rank <= {n}
             UNION ALL
-            SELECT mi, lpa, 'frequency', frequency_rank::INTEGER, nkey, nominal_id
+            SELECT mi, lc, 'frequency', frequency_rank::INTEGER, nkey
             FROM lists WHERE frequency_rank <= {n}
         )
         SELECT t.*, prev.rank AS prev_rank
         FROM top t
         LEFT JOIN top prev
-          ON prev.mi = t.mi - 1 AND prev.lpa = t.lpa AND prev.list = t.list AND prev.nkey = t.nkey
+          ON prev.mi = t.mi - 1 AND prev.lc = t.lc AND prev.list = t.list AND prev.nkey = t.nkey
     """,
     )
     return p
@@ -550,11 +556,10 @@ def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
                    max(recorded_on) AS last_recorded_on
             FROM _qualifying GROUP BY mi, nkey
         )
-        SELECT q.mi, q.nkey, k.nominal_id, c.lpa, q.qualifying, q.victims, q.last_recorded_on
+        SELECT q.mi, q.nkey, o.nord, pick.lc, q.qualifying, q.victims, q.last_recorded_on
         FROM per_nominal q
         JOIN pick USING (mi, nkey)
-        JOIN _lpa_codes c ON c.lc = pick.lc
-        JOIN nominal_keys k ON k.nkey = q.nkey
+        JOIN nominal_order o ON o.nkey = q.nkey
     """,
     )
     p.add(
@@ -562,15 +567,15 @@ def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
         f"""
         WITH ranked AS (   -- one row per nominal: its rank in its LPA's list and in ALL
             SELECT *,
-                   row_number() OVER (PARTITION BY mi, lpa ORDER BY {_REPEAT_ORDER})::INTEGER
+                   row_number() OVER (PARTITION BY mi, lc ORDER BY {_REPEAT_ORDER})::INTEGER
                        AS rank,
                    row_number() OVER (PARTITION BY mi ORDER BY {_REPEAT_ORDER})::INTEGER
                        AS all_rank
             FROM _repeat_scores
         )
-        SELECT r.mi, r.lpa, r.rank, r.all_rank, r.nkey, r.nominal_id, r.qualifying, r.victims,
+        SELECT r.mi, r.lc, r.rank, r.all_rank, r.nkey, r.qualifying, r.victims,
                r.last_recorded_on, reasons.reasons,
-               CASE WHEN prev.lpa = r.lpa THEN prev.rank END AS prev_rank,
+               CASE WHEN prev.lc = r.lc THEN prev.rank END AS prev_rank,
                prev.all_rank AS all_prev_rank
         FROM ranked r
         JOIN _months m ON m.month_index = r.mi

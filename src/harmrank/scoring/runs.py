@@ -17,7 +17,8 @@ import polars as pl
 
 from harmrank import __version__, audit
 from harmrank.config import Config
-from harmrank.scoring.engine import Settings, _load_table, compute, resolve_settings
+from harmrank.ingest import refresh_nominal_order
+from harmrank.scoring.engine import ALL_LC, Settings, _load_table, compute, resolve_settings
 from harmrank.scoring.months import Month, month_range
 from harmrank.store import Store
 
@@ -199,30 +200,44 @@ def _persist(
     # sorted by nominal key within the batch, so that a history lookup reads few row groups
     con.execute("""
         INSERT INTO run_scores
-        SELECT r.run_id, s.nkey, s.lpa, s.harm, s.frequency, s.victims, s.last_recorded_on,
+        SELECT r.run_id, s.nkey, l.lpa, s.harm, s.frequency, s.victims, s.last_recorded_on,
                s.harm_rank, s.frequency_rank, f.nkey IS NOT NULL
         FROM _ranked s
         JOIN _run_ids r USING (mi)
+        JOIN _lpa_codes l ON l.lc = s.lc
         LEFT JOIN _flags f USING (mi, nkey)
         ORDER BY s.nkey, r.run_id
     """)
-    con.execute("""
+    # the entries of the stored months, named: nominal ids and LPA names from their keys
+    # (a list of an LPA outside the known ones is not stored; ALL is code 0)
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _entries AS
-        SELECT r.run_id, t.mi, t.lpa, t.list, t.rank, t.nkey, t.nominal_id, s.lpa AS entry_lpa,
-               s.harm, s.frequency, s.victims, s.last_recorded_on,
-               f.nkey IS NOT NULL AS repeat_suspect,
-               NULL::INTEGER AS qualifying, NULL::VARCHAR[] AS reasons, t.prev_rank,
-               NULL::INTEGER AS all_rank, NULL::INTEGER AS all_prev_rank
-        FROM _top t
-        JOIN _run_ids r USING (mi)
-        JOIN _ranked s USING (mi, nkey)
-        LEFT JOIN _flags f USING (mi, nkey)
-        WHERE t.lpa = 'ALL' OR t.lpa IN (SELECT lpa FROM _lpa_list)
-        UNION ALL
-        SELECT r.run_id, x.mi, x.lpa, 'repeat', x.rank, x.nkey, x.nominal_id, x.lpa,
-               NULL, NULL, x.victims, x.last_recorded_on, NULL, x.qualifying, x.reasons,
-               x.prev_rank, x.all_rank, x.all_prev_rank
-        FROM _repeat x JOIN _run_ids r USING (mi)
+        WITH keyed AS (
+            SELECT r.run_id, t.mi, t.lc, t.list, t.rank, t.nkey, s.lc AS entry_lc,
+                   s.harm, s.frequency, s.victims, s.last_recorded_on,
+                   f.nkey IS NOT NULL AS repeat_suspect,
+                   NULL::INTEGER AS qualifying, NULL::VARCHAR[] AS reasons, t.prev_rank,
+                   NULL::INTEGER AS all_rank, NULL::INTEGER AS all_prev_rank
+            FROM _top t
+            JOIN _run_ids r USING (mi)
+            JOIN _ranked s USING (mi, nkey)
+            LEFT JOIN _flags f USING (mi, nkey)
+            WHERE t.lc = {ALL_LC} OR t.lc IN (
+                SELECT lc FROM _lpa_codes WHERE lpa IN (SELECT lpa FROM _lpa_list))
+            UNION ALL
+            SELECT r.run_id, x.mi, x.lc, 'repeat', x.rank, x.nkey, x.lc,
+                   NULL, NULL, x.victims, x.last_recorded_on, NULL, x.qualifying, x.reasons,
+                   x.prev_rank, x.all_rank, x.all_prev_rank
+            FROM _repeat x JOIN _run_ids r USING (mi)
+        )
+        SELECT e.run_id, e.mi, CASE WHEN e.lc = {ALL_LC} THEN 'ALL' ELSE l.lpa END AS lpa,
+               e.list, e.rank, e.nkey, k.nominal_id, el.lpa AS entry_lpa, e.harm, e.frequency,
+               e.victims, e.last_recorded_on, e.repeat_suspect, e.qualifying, e.reasons,
+               e.prev_rank, e.all_rank, e.all_prev_rank
+        FROM keyed e
+        JOIN nominal_keys k ON k.nkey = e.nkey
+        LEFT JOIN _lpa_codes l ON l.lc = e.lc
+        JOIN _lpa_codes el ON el.lc = e.entry_lc
     """)
     con.execute(
         "INSERT INTO run_entries SELECT * EXCLUDE (mi, nkey) FROM _entries "
@@ -239,9 +254,11 @@ def _persist(
             JOIN (SELECT DISTINCT mi, nkey, nominal_id FROM _entries WHERE list <> 'repeat') e
               ON e.mi = w.mi AND e.nkey = w.nkey
             UNION ALL
-            SELECT q.mi, 'qualifying', x.nominal_id, q.ckey, q.hkey, q.recorded_on, q.lc,
+            SELECT q.mi, 'qualifying', e.nominal_id, q.ckey, q.hkey, q.recorded_on, q.lc,
                    q.weight
-            FROM _qualifying q JOIN _repeat x USING (mi, nkey)
+            FROM _qualifying q
+            JOIN (SELECT DISTINCT mi, nkey, nominal_id FROM _entries WHERE list = 'repeat') e
+              USING (mi, nkey)
         )
         SELECT r.run_id, k.kind, k.nominal_id, c.crime_id, h.ho_code, k.recorded_on, l.lpa,
                k.weight
@@ -319,6 +336,7 @@ def score_months(
     out: list[RunInfo] = []
     with store.transaction():
         _clear_abandoned(store)
+        refresh_nominal_order(store)  # a no-op unless a database's order is incomplete
     settings = resolve_settings(store.con, config)
     provenance = settings.provenance()
     fingerprint, last_load = data_fingerprint(store)

@@ -47,75 +47,73 @@ WITH per_nominal AS (   -- one aggregate over integer keys for everybody
                    min({'h': -lpa_harm, 'd': -(lpa_last - DATE '1970-01-01'), 'l': lc}).l AS lc
             FROM shared GROUP BY mi, nkey
         )
-        SELECT p.mi, p.nkey, k.nominal_id, p.harm, p.frequency,
+        SELECT p.mi, p.nkey, o.nord, p.harm, p.frequency,
                CASE WHEN p.mi NOT IN (24304) THEN coalesce(v.victims, 0)::INTEGER END AS victims, p.last_recorded_on,
-               c.lpa AS principal
+               coalesce(pr.lc, p.lc_min) AS principal
         FROM per_nominal p
         LEFT JOIN victims v ON v.mi = p.mi AND v.nkey = p.nkey
         LEFT JOIN principal pr ON pr.mi = p.mi AND pr.nkey = p.nkey
-        JOIN _lpa_codes c ON c.lc = coalesce(pr.lc, p.lc_min)
-        JOIN nominal_keys k ON k.nkey = p.nkey
+        JOIN nominal_order o ON o.nkey = p.nkey
 
 -- _presence
-WITH base AS (SELECT DISTINCT w.mi, c.lpa, s.nkey, s.nominal_id, s.harm, s.frequency,
+WITH base AS (SELECT DISTINCT w.mi, w.lc, s.nkey, s.nord, s.harm, s.frequency,
                          s.last_recorded_on
                   FROM _in_window w JOIN _scores s ON s.mi = w.mi AND s.nkey = w.nkey
-                  JOIN _lpa_codes c ON c.lc = w.lc
         ), first_n AS (   -- months for movement only: the first 10 of each list
-            SELECT mi, lpa, unnest(arg_min(nkey, {'h': -harm, 'f': -frequency, 'd': -(last_recorded_on - DATE '1970-01-01'), 'n': nominal_id}, 10) FILTER (WHERE harm > 0)) AS nkey
-            FROM base WHERE mi IN (24304) GROUP BY mi, lpa
+            SELECT mi, lc, unnest(arg_min(nkey, {'h': -harm, 'f': -frequency, 'd': -(last_recorded_on - DATE '1970-01-01'), 'n': nord}, 10) FILTER (WHERE harm > 0)) AS nkey
+            FROM base WHERE mi IN (24304) GROUP BY mi, lc
             UNION
-            SELECT mi, lpa, unnest(arg_min(nkey, {'f': -frequency, 'h': -harm, 'd': -(last_recorded_on - DATE '1970-01-01'), 'n': nominal_id}, 10)) AS nkey
-            FROM base WHERE mi IN (24304) GROUP BY mi, lpa
+            SELECT mi, lc, unnest(arg_min(nkey, {'f': -frequency, 'h': -harm, 'd': -(last_recorded_on - DATE '1970-01-01'), 'n': nord}, 10)) AS nkey
+            FROM base WHERE mi IN (24304) GROUP BY mi, lc
         )
         SELECT *, 
         CASE WHEN harm > 0 THEN row_number() OVER (
-            PARTITION BY mi, lpa, harm > 0 ORDER BY harm DESC, frequency DESC, last_recorded_on DESC, nominal_id ASC) END::INTEGER AS harm_rank,
-        row_number() OVER (PARTITION BY mi, lpa ORDER BY frequency DESC, harm DESC, last_recorded_on DESC, nominal_id ASC)::INTEGER
+            PARTITION BY mi, lc, harm > 0 ORDER BY harm DESC, frequency DESC, last_recorded_on DESC, nord ASC) END::INTEGER AS harm_rank,
+        row_number() OVER (PARTITION BY mi, lc ORDER BY frequency DESC, harm DESC, last_recorded_on DESC, nord ASC)::INTEGER
             AS frequency_rank
         FROM base WHERE mi NOT IN (24304)
         UNION ALL
         SELECT *, 
         CASE WHEN harm > 0 THEN row_number() OVER (
-            PARTITION BY mi, lpa, harm > 0 ORDER BY harm DESC, frequency DESC, last_recorded_on DESC, nominal_id ASC) END::INTEGER AS harm_rank,
-        row_number() OVER (PARTITION BY mi, lpa ORDER BY frequency DESC, harm DESC, last_recorded_on DESC, nominal_id ASC)::INTEGER
+            PARTITION BY mi, lc, harm > 0 ORDER BY harm DESC, frequency DESC, last_recorded_on DESC, nord ASC) END::INTEGER AS harm_rank,
+        row_number() OVER (PARTITION BY mi, lc ORDER BY frequency DESC, harm DESC, last_recorded_on DESC, nord ASC)::INTEGER
             AS frequency_rank
-        FROM base b SEMI JOIN first_n f ON f.mi = b.mi AND f.lpa = b.lpa AND f.nkey = b.nkey
+        FROM base b SEMI JOIN first_n f ON f.mi = b.mi AND f.lc = b.lc AND f.nkey = b.nkey
 
 -- _ranked
-SELECT s.*, s.principal AS lpa, p.harm_rank, p.frequency_rank
+SELECT s.*, s.principal AS lc, p.harm_rank, p.frequency_rank
             FROM _scores s
-            JOIN _presence p ON p.mi = s.mi AND p.nkey = s.nkey AND p.lpa = s.principal
+            JOIN _presence p ON p.mi = s.mi AND p.nkey = s.nkey AND p.lc = s.principal
 
 -- _top
 WITH lpa_top AS (
-            SELECT mi, lpa, nkey, nominal_id, harm, frequency, last_recorded_on,
+            SELECT mi, lc, nkey, nord, harm, frequency, last_recorded_on,
                    harm_rank, frequency_rank
             FROM _presence WHERE harm_rank <= 10 OR frequency_rank <= 10
         ), candidates AS (
-            SELECT DISTINCT mi, nkey, nominal_id, harm, frequency, last_recorded_on FROM lpa_top
+            SELECT DISTINCT mi, nkey, nord, harm, frequency, last_recorded_on FROM lpa_top
         ), all_top AS (
-            SELECT mi, 'ALL' AS lpa, nkey, nominal_id,
+            SELECT mi, 0 AS lc, nkey,
                    CASE WHEN harm > 0 THEN row_number() OVER (
-                       PARTITION BY mi, harm > 0 ORDER BY harm DESC, frequency DESC, last_recorded_on DESC, nominal_id ASC) END AS harm_rank,
-                   row_number() OVER (PARTITION BY mi ORDER BY frequency DESC, harm DESC, last_recorded_on DESC, nominal_id ASC)
+                       PARTITION BY mi, harm > 0 ORDER BY harm DESC, frequency DESC, last_recorded_on DESC, nord ASC) END AS harm_rank,
+                   row_number() OVER (PARTITION BY mi ORDER BY frequency DESC, harm DESC, last_recorded_on DESC, nord ASC)
                        AS frequency_rank
             FROM candidates
         ), lists AS (
-            SELECT mi, lpa, nkey, nominal_id, harm_rank, frequency_rank FROM lpa_top
+            SELECT mi, lc, nkey, harm_rank, frequency_rank FROM lpa_top
             UNION ALL
-            SELECT mi, lpa, nkey, nominal_id, harm_rank, frequency_rank FROM all_top
+            SELECT mi, lc, nkey, harm_rank, frequency_rank FROM all_top
         ), top AS (
-            SELECT mi, lpa, 'harm' AS list, harm_rank::INTEGER AS rank, nkey, nominal_id
+            SELECT mi, lc, 'harm' AS list, harm_rank::INTEGER AS rank, nkey
             FROM lists WHERE harm_rank <= 10
             UNION ALL
-            SELECT mi, lpa, 'frequency', frequency_rank::INTEGER, nkey, nominal_id
+            SELECT mi, lc, 'frequency', frequency_rank::INTEGER, nkey
             FROM lists WHERE frequency_rank <= 10
         )
         SELECT t.*, prev.rank AS prev_rank
         FROM top t
         LEFT JOIN top prev
-          ON prev.mi = t.mi - 1 AND prev.lpa = t.lpa AND prev.list = t.list AND prev.nkey = t.nkey
+          ON prev.mi = t.mi - 1 AND prev.lc = t.lc AND prev.list = t.list AND prev.nkey = t.nkey
 
 -- _qualifying
 SELECT m.month_index AS mi, f.nkey, f.ckey, f.hkey, k.lc, f.recorded_on, f.vkey,
@@ -138,24 +136,23 @@ WITH per_lpa AS (
                    max(recorded_on) AS last_recorded_on
             FROM _qualifying GROUP BY mi, nkey
         )
-        SELECT q.mi, q.nkey, k.nominal_id, c.lpa, q.qualifying, q.victims, q.last_recorded_on
+        SELECT q.mi, q.nkey, o.nord, pick.lc, q.qualifying, q.victims, q.last_recorded_on
         FROM per_nominal q
         JOIN pick USING (mi, nkey)
-        JOIN _lpa_codes c ON c.lc = pick.lc
-        JOIN nominal_keys k ON k.nkey = q.nkey
+        JOIN nominal_order o ON o.nkey = q.nkey
 
 -- _repeat
 WITH ranked AS (   -- one row per nominal: its rank in its LPA's list and in ALL
             SELECT *,
-                   row_number() OVER (PARTITION BY mi, lpa ORDER BY qualifying DESC, victims DESC, last_recorded_on DESC, nominal_id ASC)::INTEGER
+                   row_number() OVER (PARTITION BY mi, lc ORDER BY qualifying DESC, victims DESC, last_recorded_on DESC, nord ASC)::INTEGER
                        AS rank,
-                   row_number() OVER (PARTITION BY mi ORDER BY qualifying DESC, victims DESC, last_recorded_on DESC, nominal_id ASC)::INTEGER
+                   row_number() OVER (PARTITION BY mi ORDER BY qualifying DESC, victims DESC, last_recorded_on DESC, nord ASC)::INTEGER
                        AS all_rank
             FROM _repeat_scores
         )
-        SELECT r.mi, r.lpa, r.rank, r.all_rank, r.nkey, r.nominal_id, r.qualifying, r.victims,
+        SELECT r.mi, r.lc, r.rank, r.all_rank, r.nkey, r.qualifying, r.victims,
                r.last_recorded_on, reasons.reasons,
-               CASE WHEN prev.lpa = r.lpa THEN prev.rank END AS prev_rank,
+               CASE WHEN prev.lc = r.lc THEN prev.rank END AS prev_rank,
                prev.all_rank AS all_prev_rank
         FROM ranked r
         JOIN _months m ON m.month_index = r.mi
