@@ -176,7 +176,7 @@ def load_context(
     months: list[Month],
     weights: dict[str, Decimal] | None = None,
 ) -> None:
-    """Reference tables the steps join: weights (with the codes' keys), the VAWG set, LPAs
+    """Reference tables the steps join: weights (with the codes' keys), LPAs
     (``_lpa_codes``: every LPA loaded or known, its key and its place in name order), months."""
     w = weights if weights is not None else settings.weights
     keys = settings.offence_keys
@@ -191,11 +191,6 @@ def load_context(
             },
             schema={"ho_code": pl.String, "hkey": pl.Int32, "weight": pl.String},
         ).with_columns(pl.col("weight").cast(pl.Decimal(18, 6))),
-    )
-    _load_table(
-        con,
-        "_vawg",
-        pl.DataFrame({"ho_code": sorted(settings.vawg.codes)}, schema={"ho_code": pl.String}),
     )
     _load_table(con, "_lpa_list", pl.DataFrame({"lpa": settings.lpas}, schema={"lpa": pl.String}))
     _load_table(con, "_months", _months_frame(months, settings.window_months))
@@ -498,11 +493,14 @@ def rule_views(
     settings: Settings,
     months: list[Month],
     src: Sources = Sources(),
+    *,
+    links: bool = True,
 ) -> None:
     """The tables a repeat rule reads (see :mod:`harmrank.scoring.rules`): views, so that the
-    rule's own filters (its offences, roles, window) reach the scans. (A rule file's fast path
-    reads ``_linked`` instead: :meth:`DeclarativeRule.materialise`.) ``rule_links`` also
-    carries the link's keys, for the engine to look a plugin's decisions up by."""
+    rule's own filters (its offences, roles, window) reach the scans. ``rule_links`` also
+    carries the link's keys, for the engine to look a plugin's decisions up by; it is left
+    out (``links=False``) for a rule file, whose fast path reads ``_linked`` instead
+    (:meth:`DeclarativeRule.keyed_sql`)."""
     lookback = (
         _date(_rule_first(settings, months))
         if settings.lookback_months is not None
@@ -510,7 +508,8 @@ def rule_views(
     )
     last = _date(max(m.last_day for m in months))
     basis = _basis(settings)
-    con.execute(f"""
+    if links:
+        con.execute(f"""
         CREATE OR REPLACE TEMP VIEW rule_links AS
         SELECT l.nominal_id, c.crime_id, l.role, c.ho_code, c.recorded_on, c.committed_on,
                {basis} AS basis_on, c.lpa, c.domestic_abuse, c.victim_id,
@@ -600,10 +599,10 @@ def compute(
     those in ``movement_only`` only as far as the movement of the others needs."""
     load_context(con, settings, months, weights)
     scoring_pipeline(settings, months, src, movement_only).run(con)
-    rule_views(con, settings, months, src)
     if settings.rule is None:
         raise ValueError("scoring needs a repeat rule")
     rule_file = _rule_file(settings)
+    rule_views(con, settings, months, src, links=rule_file is None)
     if rule_file is not None:  # its SQL stays in DuckDB, on the keys in _linked
         rule_file.materialise_keyed(
             RuleContext(con, settings.config),

@@ -18,7 +18,14 @@ import polars as pl
 from harmrank import __version__, audit
 from harmrank.config import Config
 from harmrank.ingest import refresh_nominal_order
-from harmrank.scoring.engine import ALL_LC, Settings, _load_table, compute, resolve_settings
+from harmrank.scoring.engine import (
+    ALL_LC,
+    Settings,
+    _load_table,
+    compute,
+    key_literals,
+    resolve_settings,
+)
 from harmrank.scoring.months import Month, month_range
 from harmrank.store import Store
 
@@ -73,23 +80,25 @@ def _data_quality(
         "JOIN offence_keys h ON h.hkey = x.hkey "
         "WHERE w.weight IS NULL GROUP BY ALL ORDER BY ALL"
     ).fetchall()
-    quarantine_last = dict(
-        con.execute(
-            "SELECT file, count(*) FROM quarantine WHERE load_id = ? GROUP BY file ORDER BY file",
-            [last_load],
-        ).fetchall()
-    )
-    quarantine_all = dict(
-        con.execute("SELECT file, count(*) FROM quarantine GROUP BY file ORDER BY file").fetchall()
-    )
+    quarantined = con.execute(
+        "SELECT file, count(*) FILTER (WHERE load_id = ?), count(*) FROM quarantine "
+        "GROUP BY file ORDER BY file",
+        [last_load],
+    ).fetchall()
+    quarantine_last = {file: n for file, n, _all in quarantined if n}
+    quarantine_all = {file: n for file, _last, n in quarantined}
     starts = [m.window(settings.window_months)[0] for m in months]
-    counts = con.execute(
-        """
-        SELECT lpa, date_trunc('month', recorded_on) AS month, count(*) AS crimes,
-               count(*) FILTER (WHERE status = 'recorded'
-                                AND (domestic_abuse OR ho_code IN (SELECT ho_code FROM _vawg))) AS vawg
-        FROM crimes WHERE recorded_on BETWEEN ? AND ?
-        GROUP BY ALL
+    vawg = key_literals(settings.vawg.codes, settings.offence_keys)
+    counts = con.execute(  # counted by LPA key, named after (a crime's LPA has a key)
+        f"""
+        SELECT k.lpa, c.month, c.crimes, c.vawg
+        FROM (
+            SELECT lkey, date_trunc('month', recorded_on) AS month, count(*) AS crimes,
+                   count(*) FILTER (WHERE status = 'recorded'
+                                    AND (domestic_abuse OR hkey IN ({vawg}))) AS vawg
+            FROM crimes WHERE recorded_on BETWEEN ? AND ?
+            GROUP BY ALL
+        ) c JOIN lpa_keys k USING (lkey)
         """,
         [min(starts), max(m.last_day for m in months)],
     ).fetchall()
