@@ -21,6 +21,7 @@ is the pass for ``[M-1, M]``, since movement compares with ``M-1`` on the same d
     _flag_*     the repeat rule's decisions (qualifying crimes, reasons), by key: a rule file
                 reads _linked (which covers its offences and window); a Python plugin reads
                 ``rule_links``, a view over the extract's tables
+    _repeat_scores  one row per month and flagged nominal (also the repeat_suspect flags)
     _repeat     the repeat-suspect lists (every flagged nominal, per LPA and ALL)
 
 Nominals are grouped and stored by their integer key (``nominal_keys``); months by index.
@@ -582,7 +583,6 @@ def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
         LEFT JOIN ranked prev ON prev.mi = r.mi - 1 AND prev.nkey = r.nkey
     """,
     )
-    p.add("_flags", "SELECT DISTINCT mi, nkey FROM _qualifying")
     return p
 
 

@@ -214,7 +214,7 @@ def _persist(
         FROM _ranked s
         JOIN _run_ids r USING (mi)
         JOIN _lpa_codes l ON l.lc = s.lc
-        LEFT JOIN _flags f USING (mi, nkey)
+        LEFT JOIN _repeat_scores f USING (mi, nkey)  -- flagged
         ORDER BY s.nkey, r.run_id
     """)
     # the entries of the stored months, named: nominal ids and LPA names from their keys
@@ -230,7 +230,7 @@ def _persist(
             FROM _top t
             JOIN _run_ids r USING (mi)
             JOIN _ranked s USING (mi, nkey)
-            LEFT JOIN _flags f USING (mi, nkey)
+            LEFT JOIN _repeat_scores f USING (mi, nkey)  -- flagged
             WHERE t.lc = {ALL_LC} OR t.lc IN (
                 SELECT lc FROM _lpa_codes WHERE lpa IN (SELECT lpa FROM _lpa_list))
             UNION ALL

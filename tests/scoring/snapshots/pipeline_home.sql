@@ -157,9 +157,6 @@ WITH ranked AS (   -- one row per nominal: its rank in its LPA's list and in ALL
         JOIN _flag_reasons reasons ON reasons.month = m.month AND reasons.nkey = r.nkey
         LEFT JOIN ranked prev ON prev.mi = r.mi - 1 AND prev.nkey = r.nkey
 
--- _flags
-SELECT DISTINCT mi, nkey FROM _qualifying
-
 -- repeat rule
 WITH q AS (
             SELECT l.nominal_id, l.crime_id, l.ho_code, l.recorded_on, l.lpa, l.victim_id, l.nkey, l.basis_on
