@@ -183,3 +183,40 @@ def test_top_n_is_configurable(top_n):
     assert s.ids("ALL", "harm") == expected
     assert s.ids("ALL", "frequency") == expected
     assert s.scored("P12")["on_harm_list"] is (top_n >= 12)
+
+
+def test_an_exact_tie_follows_code_point_order_when_later_loads_add_ids_that_sort_first():
+    """The last tie-break is nominal_id in code-point order. Scoring sorts on each nominal's
+    place in that order (nominal_order), not on its integer key, which runs in load order:
+    here "N2" is loaded first, then "N10" and "A", then "0"."""
+
+    def rows(*nids):
+        crimes, links = [], []
+        for nid in nids:  # two RASSO crimes on the same days: equal on every list's keys
+            for i, on in enumerate(("2025-03-01", "2025-04-01")):
+                crimes.append(crime(f"{nid}#{i}", "19C", on, da=False))
+                links.append(link(f"{nid}#{i}", nid))
+        return crimes, links
+
+    from .scenario import load
+
+    s = load(*rows("N2"))
+    for later in (("N10", "A"), ("0",)):
+        crimes, links = rows(*later)
+        s.ingest(crimes=crimes, suspects=links)
+    keys = dict(s.store.execute("SELECT nominal_id, nkey FROM nominal_keys").fetchall())
+    assert sorted(keys, key=keys.__getitem__) == ["N2", "A", "N10", "0"]  # load order
+    expected = ["0", "A", "N10", "N2"]  # code-point order
+    order = (
+        "SELECT k.nominal_id FROM nominal_order o JOIN nominal_keys k USING (nkey) ORDER BY o.nord"
+    )
+    assert [r[0] for r in s.store.execute(order).fetchall()] == expected  # kept by ingest
+    s.run()
+    for lpa in ("ALL", "Shropshire"):
+        for kind in ("harm", "frequency", "repeat"):
+            assert s.ids(lpa, kind) == expected, (lpa, kind)
+    assert [s.scored(n)["harm_rank"] for n in expected] == [1, 2, 3, 4]
+    # a database whose order is incomplete (an earlier build's) is put right by the next run
+    s.store.execute("DELETE FROM nominal_order")
+    s.run()
+    assert s.ids("ALL", "harm") == expected
