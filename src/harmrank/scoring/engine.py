@@ -7,10 +7,9 @@ is the pass for ``[M-1, M]``, since movement compares with ``M-1`` on the same d
                 domestic abuse or of the repeat rule's offences, dated from the earliest
                 month any step looks at (a rule file's 36 months) to the last as-at date;
                 integer keys only (crime, nominal, offence code, LPA, victim)
-    _eligible   eligible pairs (VAWG or domestic abuse, not eliminated) dated inside some
-                month's window, with their weights and their LPA's place in name order (`lc`)
-    _in_window  each eligible pair in the window of each month (narrow: `eid` points back to
-                the pair's row in _eligible)
+    _in_window  each eligible pair (VAWG or domestic abuse, not eliminated) in the window of
+                each month, with its crime and offence code (keys), its LPA's place in name
+                order (`lc`), its date, victim and weight
     _scores     per month and nominal: harm (exact decimal), frequency, distinct victims, last
                 recorded, and the principal LPA (largest share of harm; ties: latest recorded,
                 then LPA name; worked out only for nominals with crimes in several LPAs)
@@ -356,23 +355,20 @@ def scoring_pipeline(
     """,
     )
     p.add(
-        "_eligible",
-        f"""
-        SELECT x.nkey, x.ckey, x.hkey, k.lc, x.recorded_on, x.basis_on, x.vkey, w.weight
-        FROM _linked x
-        JOIN _lpa_codes k ON k.lkey = x.lkey
-        LEFT JOIN _weights w ON w.hkey = x.hkey
-        WHERE x.scored_role
-          AND (x.domestic_abuse OR x.hkey IN ({vawg_codes}))
-          AND x.basis_on BETWEEN {_date(first)} AND {_date(last)}
-    """,
-    )
-    p.add(
         "_in_window",
-        """
-        SELECT m.month_index AS mi, x.rowid AS eid, x.nkey, x.lc, x.recorded_on, x.vkey,
+        f"""
+        WITH eligible AS (
+            SELECT x.nkey, x.ckey, x.hkey, k.lc, x.recorded_on, x.basis_on, x.vkey, w.weight
+            FROM _linked x
+            JOIN _lpa_codes k ON k.lkey = x.lkey
+            LEFT JOIN _weights w ON w.hkey = x.hkey
+            WHERE x.scored_role
+              AND (x.domestic_abuse OR x.hkey IN ({vawg_codes}))
+              AND x.basis_on BETWEEN {_date(first)} AND {_date(last)}
+        )
+        SELECT m.month_index AS mi, x.nkey, x.ckey, x.hkey, x.lc, x.recorded_on, x.vkey,
                x.weight
-        FROM _months m JOIN _eligible x ON x.basis_on BETWEEN m.window_start AND m.as_at
+        FROM _months m JOIN eligible x ON x.basis_on BETWEEN m.window_start AND m.as_at
     """,
     )
     p.add(
@@ -472,7 +468,7 @@ def scoring_pipeline(
 def window_steps(settings: Settings, months: list[Month], src: Sources = Sources()) -> Pipeline:
     """Only the steps that find each nominal's eligible crimes (explanations use them)."""
     p = Pipeline()
-    wanted = ("_linked", "_eligible", "_in_window")
+    wanted = ("_linked", "_in_window")
     p.steps = [st for st in scoring_pipeline(settings, months, src).steps if st[0] in wanted]
     return p
 

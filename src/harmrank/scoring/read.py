@@ -584,9 +584,8 @@ def _recompute_crimes(store: Store, run: RunRow, nominal_id: str) -> pl.DataFram
         load_context(cur.con, settings, [Month.parse(run.month)])
         window_steps(settings, [Month.parse(run.month)], src).run(cur.con)
         return cur.frame(
-            "SELECT 'scored' AS kind, ? AS nominal_id, c.crime_id, c.ho_code, x.recorded_on, "
-            "c.lpa, x.weight FROM _in_window w JOIN _eligible x ON x.rowid = w.eid "
-            f"JOIN {src.crimes} c ON c.ckey = x.ckey "
+            "SELECT 'scored' AS kind, ? AS nominal_id, c.crime_id, c.ho_code, w.recorded_on, "
+            f"c.lpa, w.weight FROM _in_window w JOIN {src.crimes} c ON c.ckey = w.ckey "
             "WHERE w.nkey = (SELECT nkey FROM nominal_keys WHERE nominal_id = ?)",
             [nominal_id, nominal_id],
         )

@@ -75,9 +75,8 @@ def _data_quality(
     """Per month: unweighted eligible codes, quarantined rows, crimes per LPA and month."""
     con = store.con
     unweighted = con.execute(
-        "SELECT m.month, h.ho_code, count(DISTINCT x.ckey) FROM _in_window w "
-        "JOIN _eligible x ON x.rowid = w.eid JOIN _months m ON m.month_index = w.mi "
-        "JOIN offence_keys h ON h.hkey = x.hkey "
+        "SELECT m.month, h.ho_code, count(DISTINCT w.ckey) FROM _in_window w "
+        "JOIN _months m ON m.month_index = w.mi JOIN offence_keys h ON h.hkey = w.hkey "
         "WHERE w.weight IS NULL GROUP BY ALL ORDER BY ALL"
     ).fetchall()
     quarantined = con.execute(
@@ -256,10 +255,9 @@ def _persist(
     con.execute("""
         INSERT INTO run_crimes
         WITH keyed AS (
-            SELECT w.mi, 'scored' AS kind, e.nominal_id, x.ckey, x.hkey, x.recorded_on, x.lc,
-                   x.weight
+            SELECT w.mi, 'scored' AS kind, e.nominal_id, w.ckey, w.hkey, w.recorded_on, w.lc,
+                   w.weight
             FROM _in_window w
-            JOIN _eligible x ON x.rowid = w.eid
             JOIN (SELECT DISTINCT mi, nkey, nominal_id FROM _entries WHERE list <> 'repeat') e
               ON e.mi = w.mi AND e.nkey = w.nkey
             UNION ALL

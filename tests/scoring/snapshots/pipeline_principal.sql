@@ -8,19 +8,19 @@ SELECT l.nkey, l.ckey, c.hkey, c.lkey, c.recorded_on, c.recorded_on AS basis_on,
           AND c.recorded_on BETWEEN DATE '2022-06-01' AND DATE '2025-06-30'
           AND ((c.domestic_abuse OR c.hkey IN (16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 29, 30, 31, 32, 100, 101, 102, 103, 112, 113, 114, 115, 120)) AND c.recorded_on >= DATE '2024-06-01' OR c.hkey IN (16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 29, 30, 31, 32, 100, 101, 102, 103, 112, 113) AND c.recorded_on >= DATE '2022-06-01')
 
--- _eligible
-SELECT x.nkey, x.ckey, x.hkey, k.lc, x.recorded_on, x.basis_on, x.vkey, w.weight
-        FROM _linked x
-        JOIN _lpa_codes k ON k.lkey = x.lkey
-        LEFT JOIN _weights w ON w.hkey = x.hkey
-        WHERE x.scored_role
-          AND (x.domestic_abuse OR x.hkey IN (16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 29, 30, 31, 32, 100, 101, 102, 103, 112, 113, 114, 115, 120))
-          AND x.basis_on BETWEEN DATE '2024-06-01' AND DATE '2025-06-30'
-
 -- _in_window
-SELECT m.month_index AS mi, x.rowid AS eid, x.nkey, x.lc, x.recorded_on, x.vkey,
+WITH eligible AS (
+            SELECT x.nkey, x.ckey, x.hkey, k.lc, x.recorded_on, x.basis_on, x.vkey, w.weight
+            FROM _linked x
+            JOIN _lpa_codes k ON k.lkey = x.lkey
+            LEFT JOIN _weights w ON w.hkey = x.hkey
+            WHERE x.scored_role
+              AND (x.domestic_abuse OR x.hkey IN (16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 29, 30, 31, 32, 100, 101, 102, 103, 112, 113, 114, 115, 120))
+              AND x.basis_on BETWEEN DATE '2024-06-01' AND DATE '2025-06-30'
+        )
+        SELECT m.month_index AS mi, x.nkey, x.ckey, x.hkey, x.lc, x.recorded_on, x.vkey,
                x.weight
-        FROM _months m JOIN _eligible x ON x.basis_on BETWEEN m.window_start AND m.as_at
+        FROM _months m JOIN eligible x ON x.basis_on BETWEEN m.window_start AND m.as_at
 
 -- _scores
 WITH per_nominal AS (   -- one aggregate over integer keys for everybody
