@@ -739,9 +739,9 @@ def ingest_extract(
         )
         _add_keys(store, "nkey", collapsed.select("nominal_id").unique(), "nominal_id")
         refresh_nominal_order(store)
-        for column, id_column in (("hkey", "ho_code"), ("lkey", "lpa"), ("vkey", "victim_id")):
-            ids = crimes_ok.select(id_column).unique().drop_nulls()
-            _add_keys(store, column, ids, id_column)
+        for column in ("hkey", "lkey", "vkey"):  # the crimes' codes, LPAs and victims
+            id_column = _KEYS[column][1]
+            _add_keys(store, column, crimes_ok.select(id_column).unique().drop_nulls(), id_column)
         del crimes_ok, collapsed  # each accepted frame is let go once merged (below)
         for name in ("lpas", "crimes", "suspects", "nominals", "orders"):
             if name not in checked:

@@ -233,3 +233,20 @@ def test_where_the_lpas_come_from(config_lpas, lpas_file, expected):
     s = load(crimes, [link("C1", "N1")], config=config, lpas=lpas_file)
     s.run()
     assert [o["lpa"] for o in s.objects(kind="harm")] == [*expected, "ALL"]
+
+
+def test_no_list_is_stored_for_an_lpa_the_configuration_no_longer_knows():
+    """Crimes ingested before the configured LPAs changed keep their LPA: a nominal attributed
+    to an LPA that is not (or no longer) known is on the ALL lists only, and no list of that
+    LPA is stored."""
+    s = load(
+        [crime("C1", "19C", D1, lpa=S), crime("C2", "19C", D2, lpa=H)],
+        [link("C1", "IN"), link("C2", "OUT")],
+    )
+    s.config = cfg(force={"lpas": [S]})
+    s.run()
+    assert [o["lpa"] for o in s.objects(kind="harm")] == [S, "ALL"]
+    assert s.ids(S, "harm") == ["IN"]
+    assert sorted(s.ids("ALL", "harm")) == ["IN", "OUT"]
+    stored = s.store.execute("SELECT DISTINCT lpa FROM run_entries ORDER BY lpa").fetchall()
+    assert stored == [("ALL",), (S,)]

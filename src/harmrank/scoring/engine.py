@@ -177,7 +177,8 @@ def load_context(
     weights: dict[str, Decimal] | None = None,
 ) -> None:
     """Reference tables the steps join: weights (with the codes' keys), LPAs
-    (``_lpa_codes``: every LPA loaded or known, its key and its place in name order), months."""
+    (``_lpa_codes``: every LPA loaded or known, its key, its place in name order and whether
+    it is one of the known LPAs, ``_lpa_list``), months."""
     w = weights if weights is not None else settings.weights
     keys = settings.offence_keys
     _load_table(
@@ -196,8 +197,10 @@ def load_context(
     _load_table(con, "_months", _months_frame(months, settings.window_months))
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _lpa_codes AS
-        SELECT lpa, k.lkey, (row_number() OVER (ORDER BY lpa))::INTEGER AS lc
-        FROM lpa_keys k FULL JOIN _lpa_list USING (lpa)
+        SELECT coalesce(k.lpa, l.lpa) AS lpa, k.lkey,
+               (row_number() OVER (ORDER BY coalesce(k.lpa, l.lpa)))::INTEGER AS lc,
+               l.lpa IS NOT NULL AS known
+        FROM lpa_keys k FULL JOIN _lpa_list l ON l.lpa = k.lpa
     """)
 
 
@@ -317,8 +320,7 @@ def scoring_pipeline(
         home_join = f"""LEFT JOIN (
             SELECT k.nkey, c.lc FROM {src.nominals} n
             JOIN nominal_keys k ON k.nominal_id = n.nominal_id
-            JOIN _lpa_codes c ON c.lpa = n.home_lpa
-            WHERE n.home_lpa IN (SELECT lpa FROM _lpa_list)
+            JOIN _lpa_codes c ON c.lpa = n.home_lpa AND c.known
         ) h ON h.nkey = s.nkey"""
     else:  # principal; `presence` keeps the principal LPA for history and entries
         attributed, home_join = "s.principal", ""
@@ -620,17 +622,19 @@ def compute(
         pl.col("nominal_id").cast(pl.String),
         pl.col("reasons").cast(pl.List(pl.String)),
     )
-    # the crimes named, as rule_links holds them (their keys, date, victim)
+    # the crimes named, as rule_links holds them (their keys, date, victim): one pass over
+    # rule_links; a crime it does not hold has no key
     _load_table(con, "_flag_ids", crimes)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _flag_crimes AS
-        SELECT f.month, r.nkey, r.ckey, r.hkey, r.lkey, r.vkey, r.recorded_on
+        SELECT f.month, f.nominal_id, f.crime_id, r.nkey, r.ckey, r.hkey, r.lkey, r.vkey,
+               r.recorded_on
         FROM _flag_ids f
-        JOIN rule_links r ON r.nominal_id = f.nominal_id AND r.crime_id = f.crime_id
+        LEFT JOIN rule_links r ON r.nominal_id = f.nominal_id AND r.crime_id = f.crime_id
     """)
     (unknown,) = con.execute(
-        "SELECT count(*), any_value(nominal_id), any_value(crime_id) FROM _flag_ids f "
-        "ANTI JOIN rule_links r ON r.nominal_id = f.nominal_id AND r.crime_id = f.crime_id"
+        "SELECT count(*), any_value(nominal_id), any_value(crime_id) FROM _flag_crimes "
+        "WHERE ckey IS NULL"
     ).fetchall()
     if unknown[0]:
         raise RuleError(

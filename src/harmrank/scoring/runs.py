@@ -230,8 +230,7 @@ def _persist(
             JOIN _run_ids r USING (mi)
             JOIN _ranked s USING (mi, nkey)
             LEFT JOIN _repeat_scores f USING (mi, nkey)  -- flagged
-            WHERE t.lc = {ALL_LC} OR t.lc IN (
-                SELECT lc FROM _lpa_codes WHERE lpa IN (SELECT lpa FROM _lpa_list))
+            WHERE t.lc = {ALL_LC} OR t.lc IN (SELECT lc FROM _lpa_codes WHERE known)
             UNION ALL
             SELECT r.run_id, x.mi, x.lc, 'repeat', x.rank, x.nkey, x.lc,
                    NULL, NULL, x.victims, x.last_recorded_on, NULL, x.qualifying, x.reasons,

@@ -59,8 +59,7 @@ WITH per_nominal AS (   -- one aggregate over integer keys for everybody
 WITH base AS (SELECT s.*, coalesce(h.lc, s.principal) AS lc FROM _scores s LEFT JOIN (
             SELECT k.nkey, c.lc FROM nominals n
             JOIN nominal_keys k ON k.nominal_id = n.nominal_id
-            JOIN _lpa_codes c ON c.lpa = n.home_lpa
-            WHERE n.home_lpa IN (SELECT lpa FROM _lpa_list)
+            JOIN _lpa_codes c ON c.lpa = n.home_lpa AND c.known
         ) h ON h.nkey = s.nkey
         ), first_n AS (   -- months for movement only: the first 10 of each list
             SELECT mi, lc, unnest(arg_min(nkey, {'h': -harm, 'f': -frequency, 'd': -(last_recorded_on - DATE '1970-01-01'), 'n': nord}, 10) FILTER (WHERE harm > 0)) AS nkey
