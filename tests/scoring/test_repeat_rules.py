@@ -442,6 +442,58 @@ def test_a_plugin_that_names_a_crime_it_was_not_given_is_refused(monkeypatch):
     assert s.store.scalar("SELECT count(*) FROM runs") == 0  # nothing half-written
 
 
+def _reasons_dropped(result):
+    return result.reasons.head(0)
+
+
+def _reasons_twice(result):
+    import polars as pl
+
+    return pl.concat([result.reasons, result.reasons])
+
+
+def _reasons_for_nobody(result):
+    import polars as pl
+
+    return pl.concat([result.reasons, result.reasons.with_columns(pl.lit("P").alias("nominal_id"))])
+
+
+@pytest.mark.parametrize(
+    "reasons, problem",
+    [
+        (_reasons_dropped, "qualifying crimes but no reasons for 2 decision.*'Q'"),
+        (_reasons_twice, "more than one row of reasons for 2 decision.*'Q'"),
+        (_reasons_for_nobody, "reasons but no qualifying crimes for 2 decision.*'P'"),
+    ],
+)
+def test_a_plugin_whose_reasons_do_not_match_its_decisions_is_refused(
+    monkeypatch, reasons, problem
+):
+    """Each decision is shown with its crimes and its reasons: a decision without reasons
+    would be flagged but missing from the repeat list, one with two lists of reasons would
+    be counted twice, and reasons without crimes are a decision nobody can check. (Q is
+    flagged at M and at M-1, which a run scores for movement: two decisions.)"""
+    import harmrank.scoring.rules as rules
+    from harmrank.scoring.rules import RuleResult
+
+    class Mismatched(ConvictedTwice):
+        name = "test-mismatched"
+
+        def evaluate(self, ctx):
+            result = super().evaluate(ctx)
+            return RuleResult(result.qualifying, reasons(result))
+
+    monkeypatch.setattr(rules, "entry_points", lambda group: [_EntryPoint("m", Mismatched)])
+    s = load(
+        [crime("C1", "105A", da=False), crime("C2", "8N", da=False)],
+        [link("C1", "Q", "convicted"), link("C2", "Q", "convicted"), link("C1", "P")],
+        config=cfg(scoring={"repeat_rule": "test-mismatched"}),
+    )
+    with pytest.raises(RuleError, match=f"'test-mismatched' gave {problem}"):
+        s.run()
+    assert s.store.scalar("SELECT count(*) FROM runs") == 0  # nothing half-written
+
+
 def test_a_plugin_may_not_take_a_built_in_name(monkeypatch):
     import harmrank.scoring.rules as rules
 

@@ -17,9 +17,10 @@ is the pass for ``[M-1, M]``, since movement compares with ``M-1`` on the same d
                 (harm list: harm > 0 only); `presence` ranks every LPA list in _presence;
                 a month scored only for movement (a run's M-1) ranks only each list's first n
     _top        the first top_n of each list and of ALL, with the rank at M-1 for movement
-    _flag_*     the repeat rule's decisions (qualifying crimes, reasons), by key: a rule file
-                reads _linked (which covers its offences and window); a Python plugin reads
-                ``rule_links``, a view over the extract's tables
+    _qualifying the repeat rule's decisions: each month's qualifying crimes by key, with the
+                decision's reasons; a rule file's SQL reads _linked (which covers its
+                offences and window); a Python plugin reads ``rule_links``, a view over the
+                extract's tables, and its answer is looked up there (_flag_*)
     _repeat_scores  one row per month and flagged nominal (also the repeat_suspect flags)
     _repeat     the repeat-suspect lists (every flagged nominal, per LPA and ALL)
 
@@ -149,27 +150,6 @@ def _load_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) 
     con.unregister("__frame")
 
 
-def _months_frame(months: list[Month], window_months: int) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "month": [str(m) for m in months],
-            "month_index": [m.index for m in months],
-            "first_day": [m.first_day for m in months],
-            "as_at": [m.last_day for m in months],
-            "window_start": [m.window(window_months)[0] for m in months],
-            "year": [m.year for m in months],
-        },
-        schema={
-            "month": pl.String,
-            "month_index": pl.Int32,
-            "first_day": pl.Date,
-            "as_at": pl.Date,
-            "window_start": pl.Date,
-            "year": pl.Int32,
-        },
-    )
-
-
 def load_context(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
@@ -178,30 +158,39 @@ def load_context(
 ) -> None:
     """Reference tables the steps join: weights (with the codes' keys), LPAs
     (``_lpa_codes``: every LPA loaded or known, its key, its place in name order and whether
-    it is one of the known LPAs, ``_lpa_list``), months."""
+    it is one of the known LPAs), months. Each is one statement, its values bound as lists."""
     w = weights if weights is not None else settings.weights
     keys = settings.offence_keys
-    _load_table(
-        con,
-        "_weights",
-        pl.DataFrame(
-            {
-                "ho_code": list(w),
-                "hkey": [keys.get(code) for code in w],
-                "weight": [str(v) for v in w.values()],
-            },
-            schema={"ho_code": pl.String, "hkey": pl.Int32, "weight": pl.String},
-        ).with_columns(pl.col("weight").cast(pl.Decimal(18, 6))),
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _weights AS SELECT unnest(?::VARCHAR[]) AS ho_code, "
+        "unnest(?::INTEGER[]) AS hkey, unnest(?::VARCHAR[])::DECIMAL(18, 6) AS weight",
+        [list(w), [keys.get(code) for code in w], [str(v) for v in w.values()]],
     )
-    _load_table(con, "_lpa_list", pl.DataFrame({"lpa": settings.lpas}, schema={"lpa": pl.String}))
-    _load_table(con, "_months", _months_frame(months, settings.window_months))
-    con.execute("""
+    con.execute(
+        """
         CREATE OR REPLACE TEMP TABLE _lpa_codes AS
         SELECT coalesce(k.lpa, l.lpa) AS lpa, k.lkey,
                (row_number() OVER (ORDER BY coalesce(k.lpa, l.lpa)))::INTEGER AS lc,
                l.lpa IS NOT NULL AS known
-        FROM lpa_keys k FULL JOIN _lpa_list l ON l.lpa = k.lpa
-    """)
+        FROM lpa_keys k FULL JOIN (SELECT unnest(?::VARCHAR[]) AS lpa) l ON l.lpa = k.lpa
+    """,
+        [settings.lpas],
+    )
+    window = [m.window(settings.window_months)[0] for m in months]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _months AS SELECT unnest(?::VARCHAR[]) AS month, "
+        "unnest(?::INTEGER[]) AS month_index, unnest(?::DATE[]) AS first_day, "
+        "unnest(?::DATE[]) AS as_at, unnest(?::DATE[]) AS window_start, "
+        "unnest(?::INTEGER[]) AS year",
+        [
+            [str(m) for m in months],
+            [m.index for m in months],
+            [m.first_day for m in months],
+            [m.last_day for m in months],
+            window,
+            [m.year for m in months],
+        ],
+    )
 
 
 @dataclass
@@ -525,20 +514,42 @@ def rule_views(
     )
 
 
-def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
-    """The repeat-suspect lists from the rule's decisions (``_flag_crimes``, ``_flag_reasons``)."""
-    p = Pipeline()
-    p.add(
-        "_qualifying",
-        """
+_QUALIFYING = """
         SELECT m.month_index AS mi, f.nkey, f.ckey, f.hkey, k.lc, f.recorded_on, f.vkey,
-               w.weight
-        FROM _flag_crimes f
+               w.weight, {reasons} AS reasons
+        FROM {crimes}
         JOIN _months m ON m.month = f.month
         JOIN _lpa_codes k ON k.lkey = f.lkey
-        LEFT JOIN _weights w ON w.hkey = f.hkey
-    """,
-    )
+        LEFT JOIN _weights w ON w.hkey = f.hkey{join}
+"""
+
+
+def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
+    """The repeat-suspect lists from the rule's decisions: ``_qualifying``, one row per month
+    and qualifying link (``mi, nkey, ckey, hkey, lc, recorded_on, vkey, weight, reasons``,
+    the reasons of that month's decision on every row of it)."""
+    p = Pipeline()
+    rule_file = _rule_file(settings)
+    if rule_file is not None:
+        # the rule's SQL stays in DuckDB, on the keys in _linked. It gives one row per month
+        # and link, and a crime has one link per nominal (ingest collapses duplicate links),
+        # so its rows are the qualifying crimes as they stand
+        keyed = rule_file.keyed_sql(
+            "_linked", code_keys(rule_file.codes(settings.config), settings.offence_keys)
+        )
+        p.add(
+            "_qualifying", _QUALIFYING.format(reasons="f.reasons", crimes=f"({keyed}) f", join="")
+        )
+    else:  # a plugin's decisions, looked up in rule_links (_plugin_decisions)
+        p.add(
+            "_qualifying",
+            _QUALIFYING.format(
+                reasons="r.reasons",
+                crimes="_flag_crimes f",
+                join="""
+        JOIN _flag_given_reasons r ON r.month = f.month AND r.nominal_id = f.nominal_id""",
+            ),
+        )
     p.add(  # the LPA with most qualifying crimes, then the latest recorded, then by name
         "_repeat_scores",
         """
@@ -551,10 +562,11 @@ def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
         ), per_nominal AS (
             SELECT mi, nkey, count(*)::INTEGER AS qualifying,
                    count(DISTINCT vkey)::INTEGER AS victims,
-                   max(recorded_on) AS last_recorded_on
+                   max(recorded_on) AS last_recorded_on, any_value(reasons) AS reasons
             FROM _qualifying GROUP BY mi, nkey
         )
-        SELECT q.mi, q.nkey, o.nord, pick.lc, q.qualifying, q.victims, q.last_recorded_on
+        SELECT q.mi, q.nkey, o.nord, pick.lc, q.qualifying, q.victims, q.last_recorded_on,
+               q.reasons
         FROM per_nominal q
         JOIN pick USING (mi, nkey)
         JOIN nominal_order o ON o.nkey = q.nkey
@@ -572,12 +584,10 @@ def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
             FROM _repeat_scores
         )
         SELECT r.mi, r.lc, r.rank, r.all_rank, r.nkey, r.qualifying, r.victims,
-               r.last_recorded_on, reasons.reasons,
+               r.last_recorded_on, r.reasons,
                CASE WHEN prev.lc = r.lc THEN prev.rank END AS prev_rank,
                prev.all_rank AS all_prev_rank
         FROM ranked r
-        JOIN _months m ON m.month_index = r.mi
-        JOIN _flag_reasons reasons ON reasons.month = m.month AND reasons.nkey = r.nkey
         LEFT JOIN ranked prev ON prev.mi = r.mi - 1 AND prev.nkey = r.nkey
     """,
     )
@@ -601,17 +611,18 @@ def compute(
         raise ValueError("scoring needs a repeat rule")
     rule_file = _rule_file(settings)
     rule_views(con, settings, months, src, links=rule_file is None)
-    if rule_file is not None:  # its SQL stays in DuckDB, on the keys in _linked
-        rule_file.materialise_keyed(
-            RuleContext(con, settings.config),
-            "_linked",
-            code_keys(rule_file.codes(settings.config), settings.offence_keys),
-            "_flag_crimes",
-            "_flag_reasons",
-        )
-        repeat_pipeline(settings, src).run(con)
-        return
-    result = settings.rule.evaluate(RuleContext(con, settings.config))
+    if rule_file is None:
+        _plugin_decisions(con, settings.rule, settings.config)
+    repeat_pipeline(settings, src).run(con)
+
+
+def _plugin_decisions(con: duckdb.DuckDBPyConnection, rule: RepeatRule, config: Config) -> None:
+    """A Python plugin's decisions as ``_flag_crimes`` (the crimes it named, looked up in
+    ``rule_links``: their keys, date, victim) and ``_flag_given_reasons``; refused with a
+    :class:`RuleError` when a crime is not a link it was given, or when the crimes and the
+    reasons do not describe the same decisions (each decision has its crimes and one list of
+    reasons)."""
+    result = rule.evaluate(RuleContext(con, config))
     crimes = result.qualifying.select(
         pl.col("month").cast(pl.String),
         pl.col("nominal_id").cast(pl.String),
@@ -638,13 +649,29 @@ def compute(
     ).fetchall()
     if unknown[0]:
         raise RuleError(
-            f"repeat rule {settings.rule.name!r} gave {unknown[0]} qualifying crime(s) that are "
+            f"repeat rule {rule.name!r} gave {unknown[0]} qualifying crime(s) that are "
             f"not links in rule_links (for example nominal {unknown[1]!r}, crime "
             f"{unknown[2]!r}): a rule may only name links it was given"
         )
     _load_table(con, "_flag_given_reasons", reasons)
-    con.execute(  # the nominals' keys (a nominal never linked to a crime has none)
-        "CREATE OR REPLACE TEMP TABLE _flag_reasons AS SELECT f.month, k.nkey, f.reasons "
-        "FROM _flag_given_reasons f JOIN nominal_keys k USING (nominal_id)"
-    )
-    repeat_pipeline(settings, src).run(con)
+    mismatched = con.execute("""
+        WITH decided AS (SELECT DISTINCT month, nominal_id FROM _flag_ids),
+        given AS (SELECT month, nominal_id, count(*) AS n FROM _flag_given_reasons GROUP BY ALL)
+        SELECT CASE WHEN g.n IS NULL THEN 'qualifying crimes but no reasons'
+                    WHEN d.month IS NULL THEN 'reasons but no qualifying crimes'
+                    ELSE 'more than one row of reasons' END AS problem,
+               count(*), min([coalesce(d.nominal_id, g.nominal_id), coalesce(d.month, g.month)])
+        FROM decided d FULL JOIN given g ON g.month = d.month AND g.nominal_id = d.nominal_id
+        WHERE g.n IS DISTINCT FROM 1 OR d.month IS NULL
+        GROUP BY problem ORDER BY problem
+    """).fetchall()
+    if mismatched:
+        raise RuleError(
+            f"repeat rule {rule.name!r} gave "
+            + "; ".join(
+                f"{what} for {n} decision(s) (for example nominal {ex[0]!r} in {ex[1]})"
+                for what, n, ex in mismatched
+            )
+            + ": each decision (month and nominal) needs its qualifying crimes and one list "
+            "of reasons"
+        )

@@ -13,15 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import polars as pl
-
 from harmrank import __version__, audit
 from harmrank.config import Config
 from harmrank.ingest import refresh_nominal_order
 from harmrank.scoring.engine import (
     ALL_LC,
     Settings,
-    _load_table,
     compute,
     key_literals,
     resolve_settings,
@@ -154,17 +151,10 @@ def _persist(
     con = store.con
     seq0 = int(store.scalar("SELECT coalesce(max(seq), 0) FROM runs")) + 1
     run_ids = {str(m): f"R{seq0 + i:06d}" for i, m in enumerate(months)}
-    _load_table(
-        con,
-        "_run_ids",
-        pl.DataFrame(
-            {
-                "month": list(run_ids),
-                "mi": [m.index for m in months],
-                "run_id": list(run_ids.values()),
-            },
-            schema={"month": pl.String, "mi": pl.Int32, "run_id": pl.String},
-        ),
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _run_ids AS SELECT unnest(?::VARCHAR[]) AS month, "
+        "unnest(?::INTEGER[]) AS mi, unnest(?::VARCHAR[]) AS run_id",
+        [list(run_ids), [m.index for m in months], list(run_ids.values())],
     )
     dq = _data_quality(store, settings, months, last_load)
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -340,9 +330,14 @@ def score_months(
     months = sorted(set(months))
     user = user or audit.os_user()
     out: list[RunInfo] = []
-    with store.transaction():
-        _clear_abandoned(store)
-        refresh_nominal_order(store)  # a no-op unless a database's order is incomplete
+    pending, ordered = store.one(
+        "SELECT (SELECT count(*) FROM runs WHERE status = 'pending'), "
+        "(SELECT count(*) FROM nominal_order) = (SELECT count(*) FROM nominal_keys)"
+    ) or (0, True)
+    if pending or not ordered:  # usually neither: then no transaction is needed for them
+        with store.transaction():
+            _clear_abandoned(store)
+            refresh_nominal_order(store)  # a no-op unless a database's order is incomplete
     settings = resolve_settings(store.con, config)
     provenance = settings.provenance()
     fingerprint, last_load = data_fingerprint(store)

@@ -117,96 +117,9 @@ WITH lpa_top AS (
 
 -- _qualifying
 SELECT m.month_index AS mi, f.nkey, f.ckey, f.hkey, k.lc, f.recorded_on, f.vkey,
-               w.weight
-        FROM _flag_crimes f
-        JOIN _months m ON m.month = f.month
-        JOIN _lpa_codes k ON k.lkey = f.lkey
-        LEFT JOIN _weights w ON w.hkey = f.hkey
-
--- _repeat_scores
-WITH per_lpa AS (
-            SELECT mi, nkey, lc, count(*) AS n, max(recorded_on) AS last
-            FROM _qualifying GROUP BY mi, nkey, lc
-        ), pick AS (
-            SELECT mi, nkey, min({'n': -n, 'd': -(last - DATE '1970-01-01'), 'l': lc}).l AS lc
-            FROM per_lpa GROUP BY mi, nkey
-        ), per_nominal AS (
-            SELECT mi, nkey, count(*)::INTEGER AS qualifying,
-                   count(DISTINCT vkey)::INTEGER AS victims,
-                   max(recorded_on) AS last_recorded_on
-            FROM _qualifying GROUP BY mi, nkey
-        )
-        SELECT q.mi, q.nkey, o.nord, pick.lc, q.qualifying, q.victims, q.last_recorded_on
-        FROM per_nominal q
-        JOIN pick USING (mi, nkey)
-        JOIN nominal_order o ON o.nkey = q.nkey
-
--- _repeat
-WITH ranked AS (   -- one row per nominal: its rank in its LPA's list and in ALL
-            SELECT *,
-                   row_number() OVER (PARTITION BY mi, lc ORDER BY qualifying DESC, victims DESC, last_recorded_on DESC, nord ASC)::INTEGER
-                       AS rank,
-                   row_number() OVER (PARTITION BY mi ORDER BY qualifying DESC, victims DESC, last_recorded_on DESC, nord ASC)::INTEGER
-                       AS all_rank
-            FROM _repeat_scores
-        )
-        SELECT r.mi, r.lc, r.rank, r.all_rank, r.nkey, r.qualifying, r.victims,
-               r.last_recorded_on, reasons.reasons,
-               CASE WHEN prev.lc = r.lc THEN prev.rank END AS prev_rank,
-               prev.all_rank AS all_prev_rank
-        FROM ranked r
-        JOIN _months m ON m.month_index = r.mi
-        JOIN _flag_reasons reasons ON reasons.month = m.month AND reasons.nkey = r.nkey
-        LEFT JOIN ranked prev ON prev.mi = r.mi - 1 AND prev.nkey = r.nkey
-
--- repeat rule
-WITH q AS (
-            SELECT l.nominal_id, l.crime_id, l.ho_code, l.recorded_on, l.lpa, l.victim_id, l.nkey, l.basis_on
-            FROM rule_links l
-            WHERE l.role IN ('suspect', 'charged', 'convicted') AND l.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C')
-        ),
-        candidates AS (   -- nominals that could meet the counts at some month
-            SELECT nominal_id FROM q GROUP BY nominal_id
-            HAVING count(*) >= 2
-               AND count(DISTINCT victim_id) + count(*) FILTER (WHERE victim_id IS NULL)
-                   >= 1
-        ),
-        in_window AS (
-            SELECT m.month, q.nominal_id, q.crime_id, q.ho_code, q.recorded_on, q.lpa, q.victim_id, q.nkey
-            FROM rule_months m
-            JOIN q ON q.basis_on BETWEEN (m.first_day - INTERVAL 35 MONTH)::DATE AND m.as_at
-            WHERE q.nominal_id IN (SELECT nominal_id FROM candidates)
-        ),
-        per AS (
-            SELECT month, nominal_id, count(*) AS n,
-                   count(DISTINCT victim_id) AS known_victims,
-                   count(*) FILTER (WHERE victim_id IS NULL) AS unknown_victims
-            FROM in_window GROUP BY month, nominal_id
-        ),
-        flagged AS (
-            SELECT per.month, per.nominal_id,
-                   list_filter([
-                       format('{} qualifying crimes (at least 2) in the 36 months to {}',
-                              per.n, strftime(m.as_at, '%Y-%m-%d')),
-                       format('{} distinct victims (at least 1)',
-                              per.known_victims + per.unknown_victims),
-                       CASE WHEN per.unknown_victims > 0 THEN format(
-                           'victim unknown on {} crime(s), each counted as one more distinct victim',
-                           per.unknown_victims) END,
-                       NULL
-                   ], lambda x: x IS NOT NULL) AS reasons
-            FROM per
-            JOIN rule_months m USING (month)
-            
-            WHERE per.n >= 2
-              AND per.known_victims + per.unknown_victims >= 1
-              AND true
-        )
-        SELECT f.month, f.nominal_id, f.reasons, w.crime_id, w.ho_code, w.recorded_on, w.lpa, w.victim_id, w.nkey
-        FROM flagged f JOIN in_window w USING (month, nominal_id)
-
--- repeat rule, by key (the engine's)
-WITH q AS (
+               w.weight, f.reasons AS reasons
+        FROM (
+        WITH q AS (
             SELECT l.nkey, l.ckey, l.hkey, l.recorded_on, l.lkey, l.vkey, l.basis_on
             FROM _linked l
             WHERE l.rule_role AND l.hkey IN (16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 29, 30, 31, 32, 100, 101, 102, 103, 112, 113)
@@ -214,8 +127,6 @@ WITH q AS (
         candidates AS (   -- nominals that could meet the counts at some month
             SELECT nkey FROM q GROUP BY nkey
             HAVING count(*) >= 2
-               AND count(DISTINCT vkey) + count(*) FILTER (WHERE vkey IS NULL)
-                   >= 1
         ),
         in_window AS (
             SELECT m.month, q.nkey, q.ckey, q.hkey, q.recorded_on, q.lkey, q.vkey
@@ -250,3 +161,86 @@ WITH q AS (
         )
         SELECT f.month, f.nkey, f.reasons, w.ckey, w.hkey, w.recorded_on, w.lkey, w.vkey
         FROM flagged f JOIN in_window w USING (month, nkey)
+        ) f
+        JOIN _months m ON m.month = f.month
+        JOIN _lpa_codes k ON k.lkey = f.lkey
+        LEFT JOIN _weights w ON w.hkey = f.hkey
+
+-- _repeat_scores
+WITH per_lpa AS (
+            SELECT mi, nkey, lc, count(*) AS n, max(recorded_on) AS last
+            FROM _qualifying GROUP BY mi, nkey, lc
+        ), pick AS (
+            SELECT mi, nkey, min({'n': -n, 'd': -(last - DATE '1970-01-01'), 'l': lc}).l AS lc
+            FROM per_lpa GROUP BY mi, nkey
+        ), per_nominal AS (
+            SELECT mi, nkey, count(*)::INTEGER AS qualifying,
+                   count(DISTINCT vkey)::INTEGER AS victims,
+                   max(recorded_on) AS last_recorded_on, any_value(reasons) AS reasons
+            FROM _qualifying GROUP BY mi, nkey
+        )
+        SELECT q.mi, q.nkey, o.nord, pick.lc, q.qualifying, q.victims, q.last_recorded_on,
+               q.reasons
+        FROM per_nominal q
+        JOIN pick USING (mi, nkey)
+        JOIN nominal_order o ON o.nkey = q.nkey
+
+-- _repeat
+WITH ranked AS (   -- one row per nominal: its rank in its LPA's list and in ALL
+            SELECT *,
+                   row_number() OVER (PARTITION BY mi, lc ORDER BY qualifying DESC, victims DESC, last_recorded_on DESC, nord ASC)::INTEGER
+                       AS rank,
+                   row_number() OVER (PARTITION BY mi ORDER BY qualifying DESC, victims DESC, last_recorded_on DESC, nord ASC)::INTEGER
+                       AS all_rank
+            FROM _repeat_scores
+        )
+        SELECT r.mi, r.lc, r.rank, r.all_rank, r.nkey, r.qualifying, r.victims,
+               r.last_recorded_on, r.reasons,
+               CASE WHEN prev.lc = r.lc THEN prev.rank END AS prev_rank,
+               prev.all_rank AS all_prev_rank
+        FROM ranked r
+        LEFT JOIN ranked prev ON prev.mi = r.mi - 1 AND prev.nkey = r.nkey
+
+-- repeat rule
+WITH q AS (
+            SELECT l.nominal_id, l.crime_id, l.ho_code, l.recorded_on, l.lpa, l.victim_id, l.nkey, l.basis_on
+            FROM rule_links l
+            WHERE l.role IN ('suspect', 'charged', 'convicted') AND l.ho_code IN ('17A', '17B', '19C', '19D', '19E', '19F', '19G', '19H', '19J', '19K', '20A', '20B', '21', '22A', '22B', '23', '70', '71', '72', '73', '88A', '88C')
+        ),
+        candidates AS (   -- nominals that could meet the counts at some month
+            SELECT nominal_id FROM q GROUP BY nominal_id
+            HAVING count(*) >= 2
+        ),
+        in_window AS (
+            SELECT m.month, q.nominal_id, q.crime_id, q.ho_code, q.recorded_on, q.lpa, q.victim_id, q.nkey
+            FROM rule_months m
+            JOIN q ON q.basis_on BETWEEN (m.first_day - INTERVAL 35 MONTH)::DATE AND m.as_at
+            WHERE q.nominal_id IN (SELECT nominal_id FROM candidates)
+        ),
+        per AS (
+            SELECT month, nominal_id, count(*) AS n,
+                   count(DISTINCT victim_id) AS known_victims,
+                   count(*) FILTER (WHERE victim_id IS NULL) AS unknown_victims
+            FROM in_window GROUP BY month, nominal_id
+        ),
+        flagged AS (
+            SELECT per.month, per.nominal_id,
+                   list_filter([
+                       format('{} qualifying crimes (at least 2) in the 36 months to {}',
+                              per.n, strftime(m.as_at, '%Y-%m-%d')),
+                       format('{} distinct victims (at least 1)',
+                              per.known_victims + per.unknown_victims),
+                       CASE WHEN per.unknown_victims > 0 THEN format(
+                           'victim unknown on {} crime(s), each counted as one more distinct victim',
+                           per.unknown_victims) END,
+                       NULL
+                   ], lambda x: x IS NOT NULL) AS reasons
+            FROM per
+            JOIN rule_months m USING (month)
+            
+            WHERE per.n >= 2
+              AND per.known_victims + per.unknown_victims >= 1
+              AND true
+        )
+        SELECT f.month, f.nominal_id, f.reasons, w.crime_id, w.ho_code, w.recorded_on, w.lpa, w.victim_id, w.nkey
+        FROM flagged f JOIN in_window w USING (month, nominal_id)

@@ -227,6 +227,14 @@ class DeclarativeRule:
         # the nominals file is read only for a rule with an age condition
         age_join = "" if s.min_age is None else f"LEFT JOIN {nominals} nm USING ({nominal})"
         w = s.window_months
+        # at least one crime is at least one victim (an unknown victim counts as one more)
+        victims_at_all = (
+            f"""
+               AND count(DISTINCT {victim}) + count(*) FILTER (WHERE {victim} IS NULL)
+                   >= {s.min_distinct_victims}"""
+            if s.min_distinct_victims > 1
+            else ""
+        )
         cols = ", ".join(f"l.{c}" for c in dict.fromkeys((nominal, *carried, "basis_on")))
         q_cols = ", ".join(f"q.{c}" for c in dict.fromkeys((nominal, *carried)))
         out = ", ".join(f"w.{c}" for c in carried)
@@ -238,9 +246,7 @@ class DeclarativeRule:
         ),
         candidates AS (   -- nominals that could meet the counts at some month
             SELECT {nominal} FROM q GROUP BY {nominal}
-            HAVING count(*) >= {s.min_crimes}
-               AND count(DISTINCT {victim}) + count(*) FILTER (WHERE {victim} IS NULL)
-                   >= {s.min_distinct_victims}
+            HAVING count(*) >= {s.min_crimes}{victims_at_all}
         ),
         in_window AS (
             SELECT m.month, {q_cols}
@@ -280,26 +286,6 @@ class DeclarativeRule:
     def codes(self, config: Config) -> frozenset[str]:
         """The offence codes the rule counts (besides domestic-abuse-flagged crimes)."""
         return offence_codes(self.spec.offences, config)
-
-    def materialise_keyed(
-        self,
-        ctx: RuleContext,
-        linked: str,
-        code_keys: list[int],
-        crimes_table: str,
-        reasons_table: str,
-    ) -> None:
-        """The decisions by key (:meth:`keyed_sql`) as two temp tables on ``ctx.con``, without
-        leaving DuckDB: the engine's fast path for rule files (the rows :meth:`evaluate`
-        gives, by key). The query gives one row per month and link, and a crime has one link
-        per nominal (ingest collapses duplicate links), so its rows are the qualifying crimes
-        as they stand."""
-        sql = self.keyed_sql(linked, code_keys)
-        ctx.con.execute(f"CREATE OR REPLACE TEMP TABLE {crimes_table} AS {sql}")
-        ctx.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {reasons_table} AS "
-            f"SELECT DISTINCT ON (month, nkey) month, nkey, reasons FROM {crimes_table}"
-        )
 
     def evaluate(self, ctx: RuleContext) -> RuleResult:
         codes = sorted(self.codes(ctx.config))
