@@ -161,6 +161,32 @@ def timed(
     return step
 
 
+def alternating(
+    runs: list[tuple[str, Callable[[int], Any]]],
+    repeat: int,
+    *,
+    log: Callable[[str], None] = print,
+    once_over: float = ONCE_OVER_S,
+) -> list[Step]:
+    """Run each of ``runs`` in turn, ``repeat`` rounds: steps compared by a ratio then see the
+    same load on a shared machine (one measured a few minutes after the other need not). A
+    round with a run over ``once_over`` seconds is the last."""
+    steps = [Step(name) for name, _ in runs]
+    for i in range(repeat):
+        slow = False
+        for step, (name, fn) in zip(steps, runs, strict=True):
+            step.load.append(loadavg())
+            t = time.perf_counter()
+            fn(i)
+            dt = time.perf_counter() - t
+            step.times.append(dt)
+            log(f"  {name} #{i + 1}: {dt:.3f} s (load {step.load[-1][:1]})")
+            slow = slow or dt > once_over
+        if slow:
+            break
+    return steps
+
+
 def percentiles(values: list[float]) -> dict[str, float]:
     """p50/p95/p99 (nearest rank on the sorted values) and the mean."""
     if not values:
