@@ -74,7 +74,9 @@ class RuleResult:
     ``qualifying``: ``month, nominal_id, crime_id`` (the crimes that made each decision: links
     of ``rule_links``, where the engine looks them up; other columns are ignored, and a link
     that is not in ``rule_links`` is refused with an error);
-    ``reasons``: ``month, nominal_id, reasons`` (a list of short sentences).
+    ``reasons``: ``month, nominal_id, reasons`` (a list of short sentences), one row for each
+    decision, that is each (month, nominal_id) of ``qualifying``: a decision without its
+    reasons, with two rows of them, or reasons without qualifying crimes are refused.
     """
 
     qualifying: pl.DataFrame
