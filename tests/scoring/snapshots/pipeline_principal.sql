@@ -108,11 +108,8 @@ WITH lpa_top AS (
         LEFT JOIN top prev
           ON prev.mi = t.mi - 1 AND prev.lc = t.lc AND prev.list = t.list AND prev.nkey = t.nkey
 
--- _qualifying
-SELECT m.month_index AS mi, f.nkey, f.ckey, f.hkey, k.lc, f.recorded_on, f.vkey,
-               w.weight, f.reasons AS reasons
-        FROM (
-        WITH q AS (
+-- _flag_crimes
+WITH q AS (
             SELECT l.nkey, l.ckey, l.hkey, l.recorded_on, l.lkey, l.vkey, l.basis_on
             FROM _linked l
             WHERE l.rule_role AND l.hkey IN (16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 29, 30, 31, 32, 100, 101, 102, 103, 112, 113)
@@ -154,7 +151,14 @@ SELECT m.month_index AS mi, f.nkey, f.ckey, f.hkey, k.lc, f.recorded_on, f.vkey,
         )
         SELECT f.month, f.nkey, f.reasons, w.ckey, w.hkey, w.recorded_on, w.lkey, w.vkey
         FROM flagged f JOIN in_window w USING (month, nkey)
-        ) f
+
+-- _flag_reasons
+SELECT DISTINCT ON (month, nkey) month, nkey, reasons FROM _flag_crimes
+
+-- _qualifying
+SELECT m.month_index AS mi, f.nkey, f.ckey, f.hkey, k.lc, f.recorded_on, f.vkey,
+               w.weight
+        FROM _flag_crimes f
         JOIN _months m ON m.month = f.month
         JOIN _lpa_codes k ON k.lkey = f.lkey
         LEFT JOIN _weights w ON w.hkey = f.hkey
@@ -169,11 +173,10 @@ WITH per_lpa AS (
         ), per_nominal AS (
             SELECT mi, nkey, count(*)::INTEGER AS qualifying,
                    count(DISTINCT vkey)::INTEGER AS victims,
-                   max(recorded_on) AS last_recorded_on, any_value(reasons) AS reasons
+                   max(recorded_on) AS last_recorded_on
             FROM _qualifying GROUP BY mi, nkey
         )
-        SELECT q.mi, q.nkey, o.nord, pick.lc, q.qualifying, q.victims, q.last_recorded_on,
-               q.reasons
+        SELECT q.mi, q.nkey, o.nord, pick.lc, q.qualifying, q.victims, q.last_recorded_on
         FROM per_nominal q
         JOIN pick USING (mi, nkey)
         JOIN nominal_order o ON o.nkey = q.nkey
@@ -188,10 +191,12 @@ WITH ranked AS (   -- one row per nominal: its rank in its LPA's list and in ALL
             FROM _repeat_scores
         )
         SELECT r.mi, r.lc, r.rank, r.all_rank, r.nkey, r.qualifying, r.victims,
-               r.last_recorded_on, r.reasons,
+               r.last_recorded_on, reasons.reasons,
                CASE WHEN prev.lc = r.lc THEN prev.rank END AS prev_rank,
                prev.all_rank AS all_prev_rank
         FROM ranked r
+        JOIN _months m ON m.month_index = r.mi
+        JOIN _flag_reasons reasons ON reasons.month = m.month AND reasons.nkey = r.nkey
         LEFT JOIN ranked prev ON prev.mi = r.mi - 1 AND prev.nkey = r.nkey
 
 -- repeat rule
