@@ -443,35 +443,50 @@ def test_a_plugin_that_names_a_crime_it_was_not_given_is_refused(monkeypatch):
 
 
 def _reasons_dropped(result):
-    return result.reasons.head(0)
+    return result.qualifying, result.reasons.head(0)
 
 
 def _reasons_twice(result):
     import polars as pl
 
-    return pl.concat([result.reasons, result.reasons])
+    return result.qualifying, pl.concat([result.reasons, result.reasons])
 
 
 def _reasons_for_nobody(result):
     import polars as pl
 
-    return pl.concat([result.reasons, result.reasons.with_columns(pl.lit("P").alias("nominal_id"))])
+    other = result.reasons.with_columns(pl.lit("P").alias("nominal_id"))
+    return result.qualifying, pl.concat([result.reasons, other])
+
+
+def _another_month(result):
+    """Crimes and reasons both, but for a month the run did not ask about."""
+    import polars as pl
+
+    def moved(df):  # M's decision again, as if for January 1999
+        last = df.filter(pl.col("month") == df.get_column("month").max())
+        return pl.concat([df, last.with_columns(pl.lit("1999-01").alias("month"))])
+
+    return moved(result.qualifying), moved(result.reasons)
 
 
 @pytest.mark.parametrize(
-    "reasons, problem",
+    "answer, problem",
     [
+        (
+            _another_month,
+            "a decision for a month it was not asked about for 1 decision.* in 1999-01",
+        ),
         (_reasons_dropped, "qualifying crimes but no reasons for 2 decision.*'Q'"),
         (_reasons_twice, "more than one row of reasons for 2 decision.*'Q'"),
         (_reasons_for_nobody, "reasons but no qualifying crimes for 2 decision.*'P'"),
     ],
 )
-def test_a_plugin_whose_reasons_do_not_match_its_decisions_is_refused(
-    monkeypatch, reasons, problem
-):
+def test_a_plugin_whose_reasons_do_not_match_its_decisions_is_refused(monkeypatch, answer, problem):
     """Each decision is shown with its crimes and its reasons: a decision without reasons
     would be flagged but missing from the repeat list, one with two lists of reasons would
-    be counted twice, and reasons without crimes are a decision nobody can check. (Q is
+    be counted twice, reasons without crimes are a decision nobody can check, and a decision
+    for a month the run does not score would be dropped. (Q is
     flagged at M and at M-1, which a run scores for movement: two decisions.)"""
     import harmrank.scoring.rules as rules
     from harmrank.scoring.rules import RuleResult
@@ -481,7 +496,7 @@ def test_a_plugin_whose_reasons_do_not_match_its_decisions_is_refused(
 
         def evaluate(self, ctx):
             result = super().evaluate(ctx)
-            return RuleResult(result.qualifying, reasons(result))
+            return RuleResult(*answer(result))
 
     monkeypatch.setattr(rules, "entry_points", lambda group: [_EntryPoint("m", Mismatched)])
     s = load(

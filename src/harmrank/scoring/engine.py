@@ -616,9 +616,9 @@ def compute(
 def _plugin_decisions(con: duckdb.DuckDBPyConnection, rule: RepeatRule, config: Config) -> None:
     """A Python plugin's decisions as ``_flag_crimes`` (the crimes it named, looked up in
     ``rule_links``: their keys, date, victim) and ``_flag_reasons``; refused with a
-    :class:`RuleError` when a crime is not a link it was given, or when the crimes and the
-    reasons do not describe the same decisions (each decision has its crimes and one list of
-    reasons)."""
+    :class:`RuleError` when a crime is not a link it was given, when a decision is for a month
+    it was not asked about (``rule_months``), or when the crimes and the reasons do not
+    describe the same decisions (each decision has its crimes and one list of reasons)."""
     result = rule.evaluate(RuleContext(con, config))
     crimes = result.qualifying.select(
         pl.col("month").cast(pl.String),
@@ -654,12 +654,15 @@ def _plugin_decisions(con: duckdb.DuckDBPyConnection, rule: RepeatRule, config: 
     mismatched = con.execute("""
         WITH decided AS (SELECT DISTINCT month, nominal_id FROM _flag_ids),
         given AS (SELECT month, nominal_id, count(*) AS n FROM _flag_given_reasons GROUP BY ALL)
-        SELECT CASE WHEN g.n IS NULL THEN 'qualifying crimes but no reasons'
+        SELECT CASE WHEN NOT asked THEN 'a decision for a month it was not asked about'
+                    WHEN g.n IS NULL THEN 'qualifying crimes but no reasons'
                     WHEN d.month IS NULL THEN 'reasons but no qualifying crimes'
                     ELSE 'more than one row of reasons' END AS problem,
                count(*), min([coalesce(d.nominal_id, g.nominal_id), coalesce(d.month, g.month)])
-        FROM decided d FULL JOIN given g ON g.month = d.month AND g.nominal_id = d.nominal_id
-        WHERE g.n IS DISTINCT FROM 1 OR d.month IS NULL
+        FROM decided d FULL JOIN given g ON g.month = d.month AND g.nominal_id = d.nominal_id,
+        LATERAL (SELECT coalesce(coalesce(d.month, g.month) IN (SELECT month FROM _months),
+                                 false) AS asked)
+        WHERE g.n IS DISTINCT FROM 1 OR d.month IS NULL OR NOT asked
         GROUP BY problem ORDER BY problem
     """).fetchall()
     if mismatched:
@@ -669,8 +672,8 @@ def _plugin_decisions(con: duckdb.DuckDBPyConnection, rule: RepeatRule, config: 
                 f"{what} for {n} decision(s) (for example nominal {ex[0]!r} in {ex[1]})"
                 for what, n, ex in mismatched
             )
-            + ": each decision (month and nominal) needs its qualifying crimes and one list "
-            "of reasons"
+            + ": each decision (month and nominal) is for a month of rule_months and needs "
+            "its qualifying crimes and one list of reasons"
         )
     con.execute(  # the nominals' keys (each decision's nominal is linked to its crimes)
         "CREATE OR REPLACE TEMP TABLE _flag_reasons AS SELECT f.month, k.nkey, f.reasons "

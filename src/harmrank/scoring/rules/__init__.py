@@ -76,7 +76,8 @@ class RuleResult:
     that is not in ``rule_links`` is refused with an error);
     ``reasons``: ``month, nominal_id, reasons`` (a list of short sentences), one row for each
     decision, that is each (month, nominal_id) of ``qualifying``: a decision without its
-    reasons, with two rows of them, or reasons without qualifying crimes are refused.
+    reasons, with two rows of them, reasons without qualifying crimes, or a decision for a
+    month that is not in ``rule_months`` are refused.
     """
 
     qualifying: pl.DataFrame
