@@ -583,16 +583,18 @@ def _add_keys(store: Store, column: str, ids: pl.DataFrame, order: str) -> None:
 
 def refresh_nominal_order(store: Store) -> None:
     """Rebuild ``nominal_order`` when it does not hold every nominal key (a load added
-    nominals): each key's place in nominal_id order, the lists' last tie-break."""
+    nominals): each key's place in nominal_id order, the lists' last tie-break. All or
+    nothing (inside a caller's transaction, part of it)."""
     if store.scalar(
         "SELECT (SELECT count(*) FROM nominal_order) = (SELECT count(*) FROM nominal_keys)"
     ):
         return
-    store.execute("DELETE FROM nominal_order")
-    store.execute(
-        "INSERT INTO nominal_order SELECT nkey, row_number() OVER (ORDER BY nominal_id) "
-        "FROM nominal_keys ORDER BY nkey"
-    )
+    with store.transaction():
+        store.execute("DELETE FROM nominal_order")
+        store.execute(
+            "INSERT INTO nominal_order SELECT nkey, row_number() OVER (ORDER BY nominal_id) "
+            "FROM nominal_keys ORDER BY nkey"
+        )
 
 
 def fingerprint(store: Store) -> str:

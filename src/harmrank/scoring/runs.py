@@ -305,8 +305,12 @@ def _clear_abandoned(store: Store) -> None:
     ]
     if not ids:
         return
-    for table in ("run_weights", "run_scores", "run_entries", "run_crimes", "run_orders", "runs"):
-        store.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+    tables = ("run_weights", "run_scores", "run_entries", "run_crimes", "run_orders", "runs")
+    with store.transaction():
+        for table in tables:
+            store.execute(
+                f"DELETE FROM {table} WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+            )
 
 
 def score_months(
@@ -330,14 +334,8 @@ def score_months(
     months = sorted(set(months))
     user = user or audit.os_user()
     out: list[RunInfo] = []
-    pending, ordered = store.one(
-        "SELECT (SELECT count(*) FROM runs WHERE status = 'pending'), "
-        "(SELECT count(*) FROM nominal_order) = (SELECT count(*) FROM nominal_keys)"
-    ) or (0, True)
-    if pending or not ordered:  # usually neither: then no transaction is needed for them
-        with store.transaction():
-            _clear_abandoned(store)
-            refresh_nominal_order(store)  # a no-op unless a database's order is incomplete
+    _clear_abandoned(store)
+    refresh_nominal_order(store)  # a no-op unless a database's order is incomplete
     settings = resolve_settings(store.con, config)
     provenance = settings.provenance()
     fingerprint, last_load = data_fingerprint(store)
