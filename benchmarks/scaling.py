@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import measure
-from benchmarks.run import HERE, MEMORY_LIMIT_ENV, _backfill_in_child, _open, _remove_db, log
+from benchmarks.run import (
+    HERE,
+    MEMORY_LIMIT_ENV,
+    _backfill_in_child,
+    _code_version,
+    _open,
+    _remove_db,
+    log,
+)
 
 # crimes in a 10-year national extract at scale 1 (about 13.5 million; see docs/synthetic-data.md)
 NATIONAL_CRIMES_10Y = 13_500_000
@@ -135,9 +143,10 @@ def plot(data: dict[str, Any], out: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
     m = data["machine"]
+    commit = data.get("code", {}).get("commit", "?")
     fig.suptitle(
         f"harmrank scaling (national preset, {points[0]['years']} years; {m.get('cores')} cores, "
-        f"{data['date'][:10]}; shared machine, load {points[-1]['loadavg'][:1]})",
+        f"{data['date'][:10]}, commit {commit}; shared machine, load {points[-1]['loadavg'][:1]})",
         fontsize=9,
     )
     fig.tight_layout()
@@ -187,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         data = {
             "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "machine": measure.machine(),
+            "code": _code_version(),
             "duckdb_memory_limit": os.environ.get(MEMORY_LIMIT_ENV),
             "points": points,
         }

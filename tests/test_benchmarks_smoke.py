@@ -106,3 +106,36 @@ def test_harness_without_postgres(tmp_path: Path) -> None:
     assert result["peers"]["postgres_month_run_s"] is None
     assert result["peers"]["ratio_vs_postgres"] is None
     assert "skipped" in result["peers"]["postgres"]
+
+
+def test_scaling_harness_writes_its_points_and_plot(tmp_path: Path) -> None:
+    from benchmarks import scaling
+
+    out = tmp_path / "results"
+    code = scaling.main(
+        [
+            "--sizes",
+            "0.004,0.008",
+            "--years",
+            "2",
+            "--backfill-months",
+            "2",
+            "--repeat",
+            "1",
+            "--work",
+            str(tmp_path / "work"),
+            "--out-dir",
+            str(out),
+        ]
+    )
+    assert code == 0
+    data = json.loads((out / "scaling.json").read_text(encoding="utf-8"))
+    assert data["code"]["commit"]  # which engine the plot shows
+    crimes = [p["crimes"] for p in data["points"]]
+    assert len(crimes) == 2 and 0 < crimes[0] < crimes[1]
+    for p in data["points"]:
+        assert p["month_run_s"] > 0 and p["floor_month_run_s"] > 0
+        assert p["backfill_120_s"] > 0 and p["backfill_months"] == 2
+    svg = (out / "scaling.svg").read_text(encoding="utf-8")
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert not list((tmp_path / "work").rglob("*.duckdb"))  # the stores are removed
