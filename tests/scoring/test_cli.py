@@ -255,3 +255,71 @@ def test_a_bad_rule_file_fails_the_run_clearly(tmp_path):
     assert r.exit_code == 2
     assert "rule.toml" in r.stderr and "description" in r.stderr
     assert json.loads(invoke("runs", "--format", "json", "--db", path).stdout) == []
+
+
+def _commands(command, path=()):
+    """Every command a user can run, with its words: groups that run on their own count too."""
+    if hasattr(command, "commands"):  # a group (typer carries its own copy of click)
+        if command.invoke_without_command:
+            yield path, command
+        for name, sub in command.commands.items():
+            yield from _commands(sub, (*path, name))
+    else:
+        yield path, command
+
+
+def test_every_command_takes_db_and_config():
+    """SPEC section 6: "All commands take --db PATH ... and --config FILE"."""
+    import typer.main
+
+    seen = []
+    for path, command in _commands(typer.main.get_command(app)):
+        options = {o for p in command.params for o in getattr(p, "opts", [])}
+        assert {"--db", "--config"} <= options, " ".join(path)
+        seen.append(" ".join(path))
+    assert {"runs", "runs approve", "rules list", "rules show", "quarantine"} <= set(seen)
+
+
+RULE_FILE = """
+name = "npcc-repeat-2025"
+version = "1"
+description = "The force's adopted definition"
+offences = "rasso"
+include_domestic_abuse = false
+min_crimes = 3
+min_distinct_victims = 1
+window_months = 36
+roles = ["suspect", "charged", "convicted"]
+"""
+
+
+def test_rules_list_and_show_mark_the_rule_the_configuration_uses(tmp_path):
+    (tmp_path / "npcc.toml").write_text(RULE_FILE, encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text('[scoring]\nrepeat_rule = "npcc.toml"\n', encoding="utf-8")
+
+    listed = invoke("rules", "list", "--config", config).stdout
+    rows = {line.split("│")[1].strip(): line for line in listed.splitlines() if "│" in line}
+    assert "yes" in rows["npcc-repeat-2025"]
+    assert "yes" not in rows["rasso-repeat-interim"]
+    shown = json.loads(invoke("rules", "show", "npcc-repeat-2025", "--config", config).stdout)
+    assert (shown["kind"], shown["active"], shown["definition"]["min_crimes"]) == ("file", True, 3)
+    interim = json.loads(invoke("rules", "show", "rasso-repeat-interim", "--config", config).stdout)
+    assert interim["active"] is False
+
+    # without a configuration the built-in default is the one in use, and the file is unknown
+    default = json.loads(invoke("rules", "show", "rasso-repeat-interim").stdout)
+    assert default["active"] is True
+    unknown = invoke("rules", "show", "npcc-repeat-2025", ok=False)
+    assert unknown.exit_code == 2 and "no rule 'npcc-repeat-2025'" in unknown.output
+
+
+def test_runs_checks_its_configuration(db, tmp_path):
+    missing = invoke(
+        "runs", "--format", "json", "--db", db, "--config", tmp_path / "no.toml", ok=False
+    )
+    assert missing.exit_code != 0
+    good = tmp_path / "c.toml"
+    good.write_text("[review]\nrequired = true\n", encoding="utf-8")
+    runs = json.loads(invoke("runs", "--format", "json", "--db", db, "--config", good).stdout)
+    assert sorted(r["month"] for r in runs) == ["2025-05", "2025-06"]

@@ -133,8 +133,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         fmt: Annotated[QuarantineFormat, typer.Option("--format")] = QuarantineFormat.table,
         db: DbOption = None,
+        config: ConfigOption = None,
     ) -> None:
-        """List quarantined rows: load, file, line, reason and the raw contract values."""
+        """List quarantined rows: load, file, line, reason and the raw contract values.
+        --config is accepted like every command's, and checked, not used."""
+        config_from(config)
         with opened_store(db) as store:
             rows = store.frame(
                 "SELECT load_id, file, line, reason, raw::VARCHAR AS raw FROM quarantine "

@@ -30,7 +30,7 @@ from harmrank.scoring import (
     run_month,
     runs_table,
 )
-from harmrank.scoring.rules import RuleError, registered_rules, rule_provenance
+from harmrank.scoring.rules import RuleError, rules_in_view
 
 MonthOption = Annotated[str, typer.Option("--month", help="The as-at month, YYYY-MM.")]
 JustificationOption = Annotated[
@@ -359,27 +359,44 @@ def register(app: typer.Typer) -> None:
     rules_app = typer.Typer(help="The registered repeat-suspect rules.", no_args_is_help=True)
     app.add_typer(rules_app, name="rules")
 
-    @rules_app.command("list")
-    def rules_list() -> None:
-        """Name, version and description of every registered rule."""
+    def rules_for(config: Path | None) -> list[dict[str, Any]]:
         try:
-            rules = registered_rules()
+            return rules_in_view(config_from(config))
         except RuleError as e:
             fail(str(e))
+
+    @rules_app.command("list")
+    def rules_list(db: DbOption = None, config: ConfigOption = None) -> None:
+        """Name, version and description of every registered rule, and the configuration's rule
+        (which may be a rule file) marked "in use". --db is accepted like every command's, and
+        not used."""
+        del db
         table = Table(title="Repeat-suspect rules")
-        for c in ("name", "version", "description"):
+        for c in ("name", "version", "kind", "in use", "description"):
             table.add_column(c, overflow="fold")
-        for name, rule in sorted(rules.items()):
-            table.add_row(name, rule.version, rule.description)
+        for p in rules_for(config):
+            table.add_row(
+                p["name"],
+                str(p["version"]),
+                p["kind"],
+                "yes" if p["active"] else "",
+                p["description"],
+            )
         wide_console().print(table)
 
     @rules_app.command("show")
-    def rules_show(name: Annotated[str, typer.Argument(help="A rule's name.")]) -> None:
-        """A rule's full definition and source (JSON)."""
-        rules = registered_rules()
+    def rules_show(
+        name: Annotated[str, typer.Argument(help="A rule's name.")],
+        db: DbOption = None,
+        config: ConfigOption = None,
+    ) -> None:
+        """A rule's full definition and source (JSON); "active" says whether the configuration
+        uses it. --db is accepted like every command's, and not used."""
+        del db
+        rules = {p["name"]: p for p in rules_for(config)}
         if name not in rules:
-            fail(f"no rule {name!r} (registered: {', '.join(sorted(rules))})")
-        typer.echo(json.dumps(rule_provenance(rules[name]), indent=2))
+            fail(f"no rule {name!r} (registered or configured: {', '.join(rules)})")
+        typer.echo(json.dumps(rules[name], indent=2))
 
     runs_app = typer.Typer(help="The stored runs.", invoke_without_command=True)
     app.add_typer(runs_app, name="runs")
@@ -389,8 +406,11 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         fmt: Annotated[TableOrJson, typer.Option("--format")] = TableOrJson.table,
         db: DbOption = None,
+        config: ConfigOption = None,
     ) -> None:
-        """The stored runs: id, month, status and provenance."""
+        """The stored runs: id, month, status and provenance (each with the configuration it
+        was made with). --config is accepted like every command's, and checked, not used."""
+        config_from(config)
         if ctx.invoked_subcommand is not None:
             return
         with opened_store(db) as store:
@@ -436,8 +456,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         by: Annotated[str, typer.Option("--by", help="The approving supervisor.")] = "",
         db: DbOption = None,
+        config: ConfigOption = None,
     ) -> None:
-        """Approve draft runs (a supervisor other than the one who started them), logged."""
+        """Approve draft runs (a supervisor other than the one who started them), logged.
+        --config is accepted like every command's, and checked, not used."""
+        config_from(config)
         if not by.strip():
             fail("--by NAME is required: the supervisor who read the lists and approves them")
         ids = list(run_ids or [])

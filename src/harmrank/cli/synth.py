@@ -133,8 +133,14 @@ def register(app: typer.Typer) -> None:
         strict: Annotated[
             bool, typer.Option("--strict", help="Exit with status 1 when a target is not met.")
         ] = False,
+        db: DbOption = None,
+        config: ConfigOption = None,
     ) -> None:
-        """Print a synthetic extract's calibration targets beside what it achieves."""
+        """Print a synthetic extract's calibration targets beside what it achieves.
+
+        --db and --config are accepted like every command's, and not used.
+        """
+        del db, config
         if not (folder / "manifest.json").is_file():
             fail(f"{folder}: no manifest.json (not an extract written by harmrank synth)")
         met = _print_report(folder, fmt)

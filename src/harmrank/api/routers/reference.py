@@ -9,7 +9,7 @@ from harmrank.api.responses import PROTECTED
 from harmrank.api.schemas import LpasPublic, MonthsPublic, RulePublic
 from harmrank.scoring import months_with_runs
 from harmrank.scoring.engine import known_lpas
-from harmrank.scoring.rules import registered_rules, resolve_rule, rule_provenance
+from harmrank.scoring.rules import rules_in_view
 
 router = APIRouter(tags=["reference"], responses=PROTECTED)
 
@@ -40,23 +40,18 @@ def months(
 def rules(principal: ReferenceReaderDep, config: ConfigDep, c: ConsultationDep) -> list[RulePublic]:
     """Every registered rule (built-in and plugins) and the one the configuration uses (which
     may be a rule file), with its definition and source."""
-    active = rule_provenance(resolve_rule(config))
-    found = {name: rule_provenance(rule) for name, rule in registered_rules().items()}
-    found.setdefault(active["name"], active)
-    out = []
-    for name in sorted(found):
-        p = found[name]
-        out.append(
-            RulePublic(
-                name=p["name"],
-                version=str(p["version"]),
-                description=p["description"],
-                kind=p.get("kind", "plugin"),
-                source=str(p.get("source", "")),
-                active=(p["name"] == active["name"] and p.get("source") == active.get("source")),
-                sha256=p.get("sha256"),
-                definition=p.get("definition"),
-            )
+    out = [
+        RulePublic(
+            name=p["name"],
+            version=str(p["version"]),
+            description=p["description"],
+            kind=p.get("kind", "plugin"),
+            source=str(p.get("source", "")),
+            active=p["active"],
+            sha256=p.get("sha256"),
+            definition=p.get("definition"),
         )
+        for p in rules_in_view(config)
+    ]
     c.row_count = len(out)
     return out

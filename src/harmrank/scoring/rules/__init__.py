@@ -406,6 +406,23 @@ def resolve_rule(config: Config) -> RepeatRule:
     )
 
 
+def rules_in_view(config: Config) -> list[dict[str, Any]]:
+    """Every registered rule (built-in and plugins) and the one ``config`` uses, which may be a
+    rule file, by name: each rule's provenance and ``active``, true for the rule in use. What
+    ``harmrank rules`` prints and ``GET /rules`` serves."""
+    active = rule_provenance(resolve_rule(config))
+    found = {name: rule_provenance(rule) for name, rule in registered_rules().items()}
+    found.setdefault(active["name"], active)
+    return [
+        {
+            **found[name],
+            "active": found[name]["name"] == active["name"]
+            and found[name].get("source") == active.get("source"),
+        }
+        for name in sorted(found)
+    ]
+
+
 def rule_provenance(rule: RepeatRule) -> dict[str, Any]:
     if isinstance(rule, DeclarativeRule):
         return rule.provenance()
