@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from harmrank.scoring import history
 
-from .oracle import RULES, Extract, Settings
+from .oracle import RULES, SYNTHETIC_SETTINGS, Extract, Settings
 from .scenario import cfg, crime, link, load
 
 H, S, T = "Herefordshire", "Shropshire", "Telford & Wrekin"
@@ -303,11 +303,7 @@ def test_movement_only_on_long_lists_with_ties(attribution, top_n):
 )
 @pytest.mark.parametrize(
     ("attribution", "basis", "rule"),
-    [
-        ("principal", "recorded_on", "rasso-repeat-interim"),
-        ("home", "committed_on", "matac-serial-da"),
-        ("presence", "recorded_on", "rasso-serial"),
-    ],
+    SYNTHETIC_SETTINGS,
 )
 def test_engine_equals_the_reference_model_on_a_synthetic_extract(
     tmp_path, attribution, basis, rule
