@@ -12,7 +12,8 @@ is the pass for ``[M-1, M]``, since movement compares with ``M-1`` on the same d
                 order (`lc`), its date, victim and weight
     _scores     per month and nominal: harm (exact decimal), frequency, distinct victims, last
                 recorded, and the principal LPA (largest share of harm; ties: latest recorded,
-                then LPA name; worked out only for nominals with crimes in several LPAs)
+                then LPA name; worked out only for nominals with crimes in several LPAs);
+                a table under `presence` only, else a subquery of _ranked, its one reader
     _ranked     the attributed LPA (principal or home) and the ranks in that LPA's lists
                 (harm list: harm > 0 only); `presence` ranks every LPA list in _presence;
                 a month scored only for movement (a run's M-1) ranks only each list's first n
@@ -363,9 +364,7 @@ def scoring_pipeline(
         FROM _months m JOIN eligible x ON x.basis_on BETWEEN m.window_start AND m.as_at
     """,
     )
-    p.add(
-        "_scores",
-        f"""
+    scores = f"""
         WITH per_nominal AS (   -- one aggregate over integer keys for everybody
             SELECT mi, nkey,
                    sum(coalesce(weight, 0))::DECIMAL(18, 6) AS harm,
@@ -397,10 +396,10 @@ def scoring_pipeline(
         LEFT JOIN victims v ON v.mi = p.mi AND v.nkey = p.nkey
         LEFT JOIN principal pr ON pr.mi = p.mi AND pr.nkey = p.nkey
         JOIN nominal_order o ON o.nkey = p.nkey
-    """,
-    )
+    """
     n = settings.top_n
     if cfg.attribution == "presence":
+        p.add("_scores", scores)  # read twice: by _presence and by _ranked
         # every LPA where the nominal has an eligible crime ranks it, with its force-wide scores
         presence = """SELECT DISTINCT w.mi, w.lc, s.nkey, s.nord, s.harm, s.frequency,
                          s.last_recorded_on
@@ -416,7 +415,8 @@ def scoring_pipeline(
         )
         lists = "_presence"
     else:
-        attributed_scores = f"SELECT s.*, {attributed} AS lc FROM _scores s {home_join}"
+        # the scores are read once, here: a subquery rather than a table of their own
+        attributed_scores = f"SELECT s.*, {attributed} AS lc FROM ({scores}) s {home_join}"
         p.add("_ranked", _ranks(attributed_scores, n, movement_only))
         lists = "_ranked"
     # ALL: a nominal in the force-wide top n is in the top n of every list it is on, so the
@@ -517,8 +517,9 @@ def rule_views(
 
 def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
     """The repeat-suspect lists from the rule's decisions: ``_flag_crimes`` (each month's
-    qualifying crimes by key) and ``_flag_reasons`` (each decision's reasons), made here from
-    a rule file's SQL or beforehand by :func:`_plugin_decisions` from a plugin's answer.
+    qualifying crimes by key) and each decision's reasons, made here from a rule file's SQL
+    (the reasons then a subquery of ``_repeat``, their only reader) or beforehand by
+    :func:`_plugin_decisions` from a plugin's answer (the reasons then ``_flag_reasons``).
 
     The reasons are kept apart from the crimes after the rule: carried on each of a national
     month's half a million qualifying crimes, a list of sentences made every later join and
@@ -531,10 +532,10 @@ def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
         # so its rows are the qualifying crimes as they stand
         keys = code_keys(rule_file.codes(settings.config), settings.offence_keys)
         p.add("_flag_crimes", rule_file.keyed_sql("_linked", keys))
-        p.add(
-            "_flag_reasons",
-            "SELECT DISTINCT ON (month, nkey) month, nkey, reasons FROM _flag_crimes",
-        )
+        # each decision's reasons, read once (by _repeat): a subquery, not a table
+        reasons = "(SELECT DISTINCT ON (month, nkey) month, nkey, reasons FROM _flag_crimes)"
+    else:
+        reasons = "_flag_reasons"
     p.add(
         "_qualifying",
         """
@@ -584,7 +585,7 @@ def repeat_pipeline(settings: Settings, src: Sources = Sources()) -> Pipeline:
                prev.all_rank AS all_prev_rank
         FROM ranked r
         JOIN _months m ON m.month_index = r.mi
-        JOIN _flag_reasons reasons ON reasons.month = m.month AND reasons.nkey = r.nkey
+        JOIN {reasons} reasons ON reasons.month = m.month AND reasons.nkey = r.nkey
         LEFT JOIN ranked prev ON prev.mi = r.mi - 1 AND prev.nkey = r.nkey
     """,
     )

@@ -159,9 +159,6 @@ WITH q AS (
         SELECT f.month, f.nkey, f.reasons, w.ckey, w.hkey, w.recorded_on, w.lkey, w.vkey
         FROM flagged f JOIN in_window w USING (month, nkey)
 
--- _flag_reasons
-SELECT DISTINCT ON (month, nkey) month, nkey, reasons FROM _flag_crimes
-
 -- _qualifying
 SELECT m.month_index AS mi, f.nkey, f.ckey, f.hkey, k.lc, f.recorded_on, f.vkey,
                w.weight
@@ -203,7 +200,7 @@ WITH ranked AS (   -- one row per nominal: its rank in its LPA's list and in ALL
                prev.all_rank AS all_prev_rank
         FROM ranked r
         JOIN _months m ON m.month_index = r.mi
-        JOIN _flag_reasons reasons ON reasons.month = m.month AND reasons.nkey = r.nkey
+        JOIN (SELECT DISTINCT ON (month, nkey) month, nkey, reasons FROM _flag_crimes) reasons ON reasons.month = m.month AND reasons.nkey = r.nkey
         LEFT JOIN ranked prev ON prev.mi = r.mi - 1 AND prev.nkey = r.nkey
 
 -- repeat rule

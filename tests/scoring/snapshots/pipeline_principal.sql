@@ -22,8 +22,9 @@ WITH eligible AS (
                x.weight
         FROM _months m JOIN eligible x ON x.basis_on BETWEEN m.window_start AND m.as_at
 
--- _scores
-WITH per_nominal AS (   -- one aggregate over integer keys for everybody
+-- _ranked
+WITH base AS (SELECT s.*, s.principal AS lc FROM (
+        WITH per_nominal AS (   -- one aggregate over integer keys for everybody
             SELECT mi, nkey,
                    sum(coalesce(weight, 0))::DECIMAL(18, 6) AS harm,
                    count(*)::INTEGER AS frequency,
@@ -54,9 +55,7 @@ WITH per_nominal AS (   -- one aggregate over integer keys for everybody
         LEFT JOIN victims v ON v.mi = p.mi AND v.nkey = p.nkey
         LEFT JOIN principal pr ON pr.mi = p.mi AND pr.nkey = p.nkey
         JOIN nominal_order o ON o.nkey = p.nkey
-
--- _ranked
-WITH base AS (SELECT s.*, s.principal AS lc FROM _scores s 
+    ) s 
         ), first_n AS (   -- months for movement only: the first 10 of each list
             SELECT mi, lc, unnest(arg_min(nkey, {'h': -harm, 'f': -frequency, 'd': -(last_recorded_on - DATE '1970-01-01'), 'n': nord}, 10) FILTER (WHERE harm > 0)) AS nkey
             FROM base WHERE mi IN (24304) GROUP BY mi, lc
@@ -152,9 +151,6 @@ WITH q AS (
         SELECT f.month, f.nkey, f.reasons, w.ckey, w.hkey, w.recorded_on, w.lkey, w.vkey
         FROM flagged f JOIN in_window w USING (month, nkey)
 
--- _flag_reasons
-SELECT DISTINCT ON (month, nkey) month, nkey, reasons FROM _flag_crimes
-
 -- _qualifying
 SELECT m.month_index AS mi, f.nkey, f.ckey, f.hkey, k.lc, f.recorded_on, f.vkey,
                w.weight
@@ -196,7 +192,7 @@ WITH ranked AS (   -- one row per nominal: its rank in its LPA's list and in ALL
                prev.all_rank AS all_prev_rank
         FROM ranked r
         JOIN _months m ON m.month_index = r.mi
-        JOIN _flag_reasons reasons ON reasons.month = m.month AND reasons.nkey = r.nkey
+        JOIN (SELECT DISTINCT ON (month, nkey) month, nkey, reasons FROM _flag_crimes) reasons ON reasons.month = m.month AND reasons.nkey = r.nkey
         LEFT JOIN ranked prev ON prev.mi = r.mi - 1 AND prev.nkey = r.nkey
 
 -- repeat rule
