@@ -115,6 +115,12 @@ def render() -> str:
                 f"saturation the server answered {steps.get('api_list_saturated_rps')} lists/s "
                 f"and {steps.get('api_history_saturated_rps')} histories/s."
             )
+        if pg.get("by_parallel_workers"):
+            medians = ", ".join(
+                f"{w} parallel workers {st['median_s']:.2f} s"
+                for w, st in pg["by_parallel_workers"].items()
+            )
+            lines.append(f"  PostgreSQL's month by setting (the faster is its figure): {medians}.")
         if r.get("notes"):
             lines.append(f"  Notes: {'; '.join(r['notes'])}.")
     return "\n".join(lines)

@@ -95,6 +95,12 @@ def test_harness_with_postgres_lists_equal_harmrank(tmp_path: Path) -> None:
     assert peer["compared"]["entries"] > 0
     assert peer["verified"], peer["differences"]
     assert result["peers"]["postgres_month_run_s"] > 0
+    # PostgreSQL timed with and without parallel workers; its figure is the faster median
+    by_setting = peer["by_parallel_workers"]
+    assert set(by_setting) == {"2", "0"}
+    fastest = min(step["median_s"] for step in by_setting.values())
+    assert result["peers"]["postgres_month_run_s"] == fastest
+    assert by_setting[str(peer["parallel_workers_per_gather"])]["median_s"] == fastest
     assert result["peers"]["ratio_vs_postgres"] > 0
     # the temporary cluster is gone
     assert not list((tmp_path / "work").glob("pg-*"))
