@@ -8,8 +8,9 @@ functions; this one checks what they leave out: a synthetic extract with bad row
 good (the model sees only the accepted rows, read back from the CSV files by the line numbers
 the quarantine gives), several months scored in one backfill (movement from the month before
 in the same pass), every LPA's lists as JSON, and histories as JSON, under each attribution,
-date basis and built-in rule; and a second, revised extract loaded over the first, with and
-without ``--replace``, after which the lists are those of the data as it now stands.
+date basis and built-in rule, and the same lists and histories over the HTTP API; and a
+second, revised extract loaded over the first, with and without ``--replace``, after which
+the lists are those of the data as it now stands.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import warnings
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,15 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from harmrank.cli import app
+from harmrank.api import ApiSettings, create_app
+from harmrank.api.security import mint_token
+from harmrank.cli import app as cli_app
+from harmrank.config import load_config
+from harmrank.store import open_store
+
+with warnings.catch_warnings():  # starlette's notice about httpx versions, not ours
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 from .oracle import SYNTHETIC_SETTINGS, Extract, Settings, month_index, month_name
 
@@ -35,7 +45,7 @@ TRUE = {"true", "1", "y", "yes"}
 
 
 def cli(*args: Any) -> str:
-    result = runner.invoke(app, [str(a) for a in args])
+    result = runner.invoke(cli_app, [str(a) for a in args])
     assert result.exit_code == 0, (result.output, result.exception)
     return result.stdout
 
@@ -83,6 +93,24 @@ def model_view(e: dict[str, Any]) -> dict[str, Any]:
     return {**e, "last_recorded_on": e["last_recorded_on"].isoformat()}
 
 
+def assert_lists_equal(
+    objects: list[dict[str, Any]], expected: dict[tuple[str, str], list[dict]], month: str
+) -> set[str]:
+    """Every published list of the month equals the model's, entry for entry; returns the
+    nominals listed."""
+    assert {(o["lpa"], o["list"]) for o in objects} == set(expected)
+    listed: set[str] = set()
+    for o in objects:
+        got = [entry_view(e) for e in o["entries"]]
+        assert got == [model_view(e) for e in expected[(o["lpa"], o["list"])]], (
+            month,
+            o["lpa"],
+            o["list"],
+        )
+        listed.update(e["nominal_id"] for e in got)
+    return listed
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("attribution", "basis", "rule"),
@@ -118,13 +146,7 @@ def test_command_line_lists_and_histories_equal_the_reference_model(
             cli("top10", "--month", month, "--format", "json", *common),
             parse_float=Decimal,
         )
-        expected = model.lists(month, s)
-        assert {(o["lpa"], o["list"]) for o in objects} == set(expected)
-        for o in objects:
-            got = [entry_view(e) for e in o["entries"]]
-            want = [model_view(e) for e in expected[(o["lpa"], o["list"])]]
-            assert got == want, (month, o["lpa"], o["list"])
-            listed.update(e["nominal_id"] for e in got)
+        listed |= assert_lists_equal(objects, model.lists(month, s), month)
         assert any(o["entries"] for o in objects if o["list"] == "repeat")
 
     # histories: a sample of the listed nominals and of the others the model scores
@@ -154,6 +176,35 @@ def test_command_line_lists_and_histories_equal_the_reference_model(
     before = month_name(month_index(MONTHS[0]) - 1)
     runs = json.loads(cli("runs", "--format", "json", *common))
     assert sorted(r["month"] for r in runs) == MONTHS and before not in {r["month"] for r in runs}
+
+    # the same lists and histories over the HTTP API (SPEC section 7), read by an offender
+    # manager who may see every LPA (no review step is configured: reads use the latest run)
+    store = open_store(db)
+    app = create_app(ApiSettings(config=load_config(config)), store=store)
+    token, _ = mint_token(
+        store, user="checker", roles=["offender_manager"], lpas=None, created_by="test"
+    )
+    headers = {"Authorization": f"Bearer {token}", "X-Justification": "reference-model check"}
+    try:
+        with TestClient(app) as client:
+            for month in MONTHS:
+                response = client.get(f"/api/v1/lists/{month}", headers=headers)
+                assert response.status_code == 200, response.text
+                objects = json.loads(response.text, parse_float=Decimal)
+                assert_lists_equal(objects, model.lists(month, s), month)
+            for nominal in sample[:10]:
+                response = client.get(
+                    f"/api/v1/nominals/{nominal}/history",
+                    params={"from": MONTHS[0], "to": MONTHS[-1]},
+                    headers=headers,
+                )
+                assert response.status_code == 200, response.text
+                want = [r for m in MONTHS if (r := model.history_row(nominal, m, s)) is not None]
+                got = json.loads(response.text, parse_float=Decimal)
+                assert got == {"nominal_id": nominal, "months": want}, nominal
+    finally:
+        app.state.harmrank.close()
+        store.close()
 
 
 def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
