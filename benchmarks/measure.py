@@ -150,15 +150,21 @@ def timed(
     for i in range(repeat):
         if setup is not None:
             setup(i)
-        step.load.append(loadavg())
-        t = time.perf_counter()
-        fn(i)
-        dt = time.perf_counter() - t
-        step.times.append(dt)
-        log(f"  {name} #{i + 1}: {dt:.3f} s (load {step.load[-1][:1]})")
-        if dt > once_over:
+        if _time_one(step, fn, i, log) > once_over:
             break
     return step
+
+
+def _time_one(step: Step, fn: Callable[[int], Any], i: int, log: Callable[[str], None]) -> float:
+    """Run ``fn(i)`` once as ``step``'s run ``i + 1``: its time and the load before it are
+    kept and logged; returns the time."""
+    step.load.append(loadavg())
+    t = time.perf_counter()
+    fn(i)
+    dt = time.perf_counter() - t
+    step.times.append(dt)
+    log(f"  {step.name} #{i + 1}: {dt:.3f} s (load {step.load[-1][:1]})")
+    return dt
 
 
 def alternating(
@@ -173,16 +179,8 @@ def alternating(
     round with a run over ``once_over`` seconds is the last."""
     steps = [Step(name) for name, _ in runs]
     for i in range(repeat):
-        slow = False
-        for step, (name, fn) in zip(steps, runs, strict=True):
-            step.load.append(loadavg())
-            t = time.perf_counter()
-            fn(i)
-            dt = time.perf_counter() - t
-            step.times.append(dt)
-            log(f"  {name} #{i + 1}: {dt:.3f} s (load {step.load[-1][:1]})")
-            slow = slow or dt > once_over
-        if slow:
+        times = [_time_one(step, fn, i, log) for step, (_, fn) in zip(steps, runs, strict=True)]
+        if max(times) > once_over:
             break
     return steps
 

@@ -37,7 +37,7 @@ with warnings.catch_warnings():  # starlette's notice about httpx versions, not 
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from .oracle import SYNTHETIC_SETTINGS, Extract, Settings, month_index, month_name
+from .oracle import STAGE, SYNTHETIC_SETTINGS, Extract, Settings, month_index, month_name
 
 runner = CliRunner()
 MONTHS = ["2025-04", "2025-05", "2025-06"]
@@ -223,11 +223,10 @@ def write_csv(path: Path, header: list[str], rows: list[dict[str, str]]) -> None
 
 def collapsed(links: list[dict[str, str]]) -> dict[tuple[str, str], dict[str, str]]:
     """SPEC section 1: repeated (crime_id, nominal_id) rows in one file keep the latest stage."""
-    stage = {"suspect": 0, "eliminated": 1, "charged": 2, "convicted": 3}
     out: dict[tuple[str, str], dict[str, str]] = {}
     for lk in links:
         key = (lk["crime_id"], lk["nominal_id"])
-        if key not in out or stage[lk["role"]] > stage[out[key]["role"]]:
+        if key not in out or STAGE[lk["role"]] > STAGE[out[key]["role"]]:
             out[key] = lk
     return out
 
