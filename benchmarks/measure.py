@@ -30,13 +30,20 @@ def machine() -> dict[str, Any]:
     import polars
 
     cpu = platform.processor() or ""
+    info: dict[str, str] = {}  # the first processor's fields
     try:
         for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
+            if not line.strip():
                 break
+            key, _, value = line.partition(":")
+            info[key.strip()] = value.strip()
     except OSError:
         pass
+    cpu = info.get("model name", cpu)
+    # hosts that name their processor alike ("Intel(R) Xeon(R) Processor") still differ here
+    cpu_id = ", ".join(
+        f"{k} {info[k]}" for k in ("cpu family", "model", "stepping", "cpu MHz") if k in info
+    )
     mem_gb = None
     try:
         import psutil
@@ -51,6 +58,7 @@ def machine() -> dict[str, Any]:
     return {
         "hostname": platform.node(),
         "cpu": cpu,
+        "cpu_id": cpu_id or None,
         "cores": os.cpu_count(),
         "cores_usable": usable,
         "memory_gb": mem_gb,

@@ -101,7 +101,8 @@ def render() -> str:
         )
         lines.append(
             f"- **{name}**: {r['date']}, {r['crimes']:,} crimes, {r['links']:,} links, "
-            f"{r['nominals']:,} nominals; month {r['month']}; {m['cores']} cores ({m['cpu']}), "
+            f"{r['nominals']:,} nominals; month {r['month']}; {m['cores']} cores ({m['cpu']}"
+            f"{'; ' + m['cpu_id'] if m.get('cpu_id') else ''}), "
             f"{m['memory_gb']} GB; load average {m['loadavg_start'][0]} at the start, "
             f"{m['loadavg_end'][0]} at the end (a shared machine); commit {code.get('commit')}"
             f"{' with the engine being edited' if code.get('src_modified') else ''}; "

@@ -70,7 +70,7 @@ def _check_shape(result: dict) -> None:
     assert result["scale"] == "force"
     for key in ("crimes", "links", "nominals"):
         assert isinstance(result[key], int) and result[key] > 0
-    assert {"cores", "loadavg_start", "loadavg_end"} <= set(result["machine"])
+    assert {"cores", "cpu_id", "loadavg_start", "loadavg_end"} <= set(result["machine"])
     assert STEPS <= set(result["steps"])
     assert PEERS <= set(result["peers"])
     for key in STEPS:
