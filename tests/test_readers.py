@@ -120,13 +120,41 @@ def test_invalid_utf8_quarantines_the_row_with_its_bytes_escaped_not_the_file(st
     report = ingest(store, folder)
     [(line, reason)] = quarantine(store)
     assert line == 3
-    assert "not valid UTF-8" in reason
+    assert reason.startswith("not valid UTF-8 in victim_id (")
     raw = json.loads(store.scalar("SELECT raw::VARCHAR FROM quarantine"))
     assert raw["crime_id"] == "C2"
     assert raw["victim_id"] == "V\\xe9"
+    assert raw["committed_on"] is None  # empty is null, as in every quarantined row
     assert crime_ids(store) == ["C1", "C3"]
     assert store.scalar("SELECT victim_id FROM crimes WHERE crime_id = 'C3'") == "Vé"
     assert report.files["crimes"].read == 3
+
+
+def test_invalid_utf8_in_an_ignored_column_is_named_in_the_reason(store, write_files):
+    # the row is quarantined (SPEC 1: "a row that is not valid UTF-8"), but the value of a
+    # column outside the contract is never kept, so the reason is what shows where the bytes are
+    header = HEADER + ",notes"
+    body = (
+        f"{header}\n{crime('C1', notes='fine')}\n".encode()
+        + crime("C2", notes="caf\xe9").encode("latin-1")
+        + b"\n"
+        + crime("C3", victim_id="V\xe9", notes="\xe9").encode("latin-1")
+        + b"\n"
+    )
+    ingest(store, write_files(crimes=body, suspects=SUSPECTS))
+    reasons = dict(quarantine(store))
+    assert reasons[3].startswith(
+        "not valid UTF-8 in notes (notes: not read by harmrank, so not kept)"
+    )
+    assert reasons[4].startswith(
+        "not valid UTF-8 in victim_id, notes (notes: not read by harmrank, so not kept)"
+    )
+    raws = [
+        json.loads(r[0])
+        for r in store.execute("SELECT raw::VARCHAR FROM quarantine ORDER BY line").fetchall()
+    ]
+    assert all("notes" not in raw for raw in raws)
+    assert crime_ids(store) == ["C1"]
 
 
 def test_many_invalid_utf8_rows_are_found_in_one_pass(store, write_files):

@@ -402,7 +402,26 @@ def _parse_record(text: str) -> list[str]:
 
 def _raw_of(fields: list[str], header: list[str], kept: list[str]) -> dict[str, str | None]:
     by_name = dict(zip(header, fields, strict=False))
-    return {c: _clip(by_name.get(c, "")) for c in kept}
+    # an empty or missing value is null, as in every other quarantined row
+    return {c: _clip(by_name.get(c) or None) for c in kept}
+
+
+def _bad_utf8_reason(chunk: bytes, header: list[str], kept: list[str]) -> str:
+    """Why a record with bytes that are not UTF-8 is quarantined, naming the columns that hold
+    them: in a column outside the contract the value is not kept, so the reason is all a
+    reviewer has to find the bytes by."""
+    # undecodable bytes become lone surrogates, which no valid UTF-8 text decodes to
+    fields = _parse_record(chunk.decode("utf-8", errors="surrogateescape"))
+    named = [
+        header[i] if i < len(header) else f"field {i + 1}"
+        for i, value in enumerate(fields)
+        if any("\udc80" <= ch <= "\udcff" for ch in value)
+    ]
+    outside = [n for n in named if n not in kept]
+    where = f" in {', '.join(named)}" if named else ""
+    if outside:
+        where += f" ({', '.join(outside)}: not read by harmrank, so not kept)"
+    return f"not valid UTF-8{where} (raw bytes kept escaped as \\xNN); re-export the file as UTF-8"
 
 
 _BINARY_MAGIC = (
@@ -493,9 +512,7 @@ def _read_csv(contract: FileContract, path: Path, data: bytes, digest: str) -> R
         chunk = body[starts[idx] : ends[idx]]
         text = chunk.decode("utf-8", errors="backslashreplace")
         if bad_utf8[idx]:
-            reason = (
-                "not valid UTF-8 (raw bytes kept escaped as \\xNN); re-export the file as UTF-8"
-            )
+            reason = _bad_utf8_reason(chunk, header, kept)
         elif unclosed[idx]:
             reason = (
                 "a quoted field is never closed (an unmatched double quote); the record was "
