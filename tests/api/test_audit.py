@@ -63,7 +63,7 @@ def test_list_read_is_recorded_with_the_run(api: Api) -> None:
 @pytest.mark.parametrize(
     ("url", "justification", "status"),
     [
-        (f"/api/v1/nominals/NS01/explain?month={LAST}", None, 400),
+        (f"/api/v1/nominals/NS01/explain?month={LAST}", None, 422),
         (f"/api/v1/nominals/NH01/explain?month={LAST}", JUSTIFICATION, 404),
         ("/api/v1/nominals/NS01/history", JUSTIFICATION, 403),
         ("/api/v1/lists/2025-13", None, 422),

@@ -119,12 +119,15 @@ def test_justification_can_be_switched_off(make_api) -> None:
 
 def test_justification_required_by_default(api: Api) -> None:
     token = api.token("olive", "offender_manager")
-    for justification in (None, "   "):
+    for justification in (None, "   "):  # a missing parameter: SPEC 7's 422, with a message
         response = api.get("/api/v1/nominals/NS01/history", token, justification)
-        assert response.status_code == 400
-        assert "X-Justification" in response.json()["detail"]
+        assert response.status_code == 422
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["header", "X-Justification"]
+        assert "state why you are looking at this nominal" in error["msg"]
     too_long = api.get("/api/v1/nominals/NS01/history", token, "x" * 501)
     assert too_long.status_code == 422
+    assert too_long.json()["detail"][0]["loc"] == ["header", "X-Justification"]
 
 
 def test_openapi_describes_the_api(api: Api) -> None:

@@ -334,7 +334,7 @@ def test_downloads(api: Api) -> None:
 
 def test_history_download_needs_a_reason(api: Api) -> None:
     sign_in(api, api.token("olive", "offender_manager"))
-    assert api.client.get("/nominals/NS01/history.csv").status_code == 400
+    assert api.client.get("/nominals/NS01/history.csv").status_code == 422
     csv = api.client.get("/nominals/NS01/history.csv", params={"justification": JUSTIFICATION})
     assert csv.status_code == 200
     assert csv.text.startswith("# OFFICIAL-SENSITIVE.")

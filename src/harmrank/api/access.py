@@ -2,7 +2,7 @@
 API and the web pages, so that the two can never disagree.
 
 Order of checks, so that a refusal never tells more than the one before it: the token (401),
-the role (403), the justification (400), the parameters (422), then the LPA scope — where a
+the role (403), the justification and the other parameters (422), then the LPA scope — where a
 nominal outside the token's LPAs gets exactly the 404 of a nominal that does not exist.
 """
 
@@ -69,8 +69,9 @@ class BadRequest(Refused):
     status = 400
 
 
-class JustificationRequired(BadRequest):
-    """No stated reason for looking at one nominal."""
+class JustificationRequired(Invalid):
+    """No stated reason for looking at one nominal: a required parameter missing (SPEC 7:
+    "bad parameters 422 with a message"), like a justification that is too long."""
 
 
 class TooManyAttempts(Refused):
@@ -113,7 +114,8 @@ def justification_of(
         raise JustificationRequired(
             f"state why you are looking at this nominal in the {name} "
             + ("header" if where == "header" else "field")
-            + " (it is recorded in the audit log)"
+            + " (it is recorded in the audit log)",
+            loc=(where, name),
         )
     return None
 

@@ -154,8 +154,8 @@ async def stated_justification(
         Header(
             alias="X-Justification",
             description="Why you are looking at this nominal (required unless the force's "
-            "configuration says `[api] require_justification = false`; recorded in the audit "
-            f"log; at most {JUSTIFICATION_MAX} characters).",
+            "configuration says `[api] require_justification = false`: without it, 422; "
+            f"recorded in the audit log; at most {JUSTIFICATION_MAX} characters).",
         ),
     ] = None,
 ) -> str | None:

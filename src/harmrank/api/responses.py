@@ -37,7 +37,6 @@ def _error(status: int, description: str) -> Responses:
 UNAUTHENTICATED = _error(401, "Missing, bad, expired or revoked token.")
 FORBIDDEN = _error(403, "Outside the token's roles or LPAs.")
 NOT_FOUND = _error(404, "Not found (or outside the token's LPAs: answered alike).")
-JUSTIFICATION = _error(400, "No X-Justification header was given.")
 CONFLICT = _error(409, "The request conflicts with the current state.")
 BUSY = _error(503, "The server is busy (a run is being written); try again.")
 UNREADABLE_BODY = _error(400, "The request body could not be read (not UTF-8 JSON).")
@@ -48,7 +47,6 @@ __all__ = [
     "BUSY",
     "CONFLICT",
     "FORBIDDEN",
-    "JUSTIFICATION",
     "MARKING",
     "MARKING_HEADER",
     "NOT_FOUND",

@@ -16,15 +16,17 @@ from harmrank.api.deps import (
     JustificationDep,
     StoreDep,
 )
-from harmrank.api.responses import JUSTIFICATION, NOT_FOUND, PROTECTED, ExactJSONResponse
+from harmrank.api.responses import NOT_FOUND, PROTECTED, ExactJSONResponse
 from harmrank.api.schemas import MONTH_PATTERN, ExplanationPublic, HistoryPublic
 
 # `:path`: a nominal id may hold a slash (PNC-style ids such as `01/123456A`), which a client
 # sends as %2F and the server decodes before routing. The id is only ever a lookup key.
+# A missing or too long X-Justification is a bad parameter: FastAPI's 422 (its validation
+# error body), like any other.
 router = APIRouter(
     prefix="/nominals/{nominal_id:path}",
     tags=["nominals"],
-    responses={**PROTECTED, **JUSTIFICATION, **NOT_FOUND},
+    responses={**PROTECTED, **NOT_FOUND},
 )
 
 NominalPath = Annotated[
