@@ -113,6 +113,21 @@ def test_four_eyes(api: Api) -> None:
     assert any(r["status"] == 403 and r["user_name"] == "sue" for r in approvals)
 
 
+def test_approving_needs_a_supervisor_who_sees_every_lpa(api: Api) -> None:
+    # approving publishes every list of the run (ALL too), which a supervisor limited to one
+    # LPA may not read: refused, and logged
+    shaun = api.token("shaun", "supervisor", lpas=["Shropshire"])
+    refused = api.post("/api/v1/runs/R000006/approve", shaun)
+    assert refused.status_code == 403
+    assert "sees every LPA" in refused.json()["detail"]
+    run = next(r for r in api.get("/api/v1/runs", shaun).json() if r["run_id"] == "R000006")
+    assert run["status"] == "draft"
+    approvals = [r for r in api.audit_rows() if r["action"] == "approve"]
+    assert [(r["user_name"], r["status"]) for r in approvals] == [("shaun", 403)]
+    sam = api.token("sam", "supervisor")
+    assert api.post("/api/v1/runs/R000006/approve", sam).status_code == 200
+
+
 def test_admin_starts_but_never_approves(api: Api) -> None:
     adam = api.token("adam", "admin")
     assert api.post("/api/v1/runs", adam, json={"month": LAST}).status_code == 202

@@ -271,9 +271,9 @@ def approve(
     if not ids:
         raise Invalid("name at least one run to approve", loc=("body", "run_ids"))
     found = {
-        r[0]: (r[1], r[2], r[3])
+        r[0]: (r[1], r[2], r[3], r[4])
         for r in store.execute(
-            "SELECT run_id, status, created_by, month FROM runs "
+            "SELECT run_id, status, created_by, month, lpas FROM runs "
             "WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
             [ids],
         ).fetchall()
@@ -288,6 +288,15 @@ def approve(
         raise Forbidden(
             f"you started {', '.join(own)}: a run must be approved by a supervisor other than "
             "the one who started it"
+        )
+    # approving publishes every list of the run, ALL included: the approver must be able to
+    # read them all (SPEC 7: a supervisor approves a run "after reading its lists")
+    beyond = [r for r in ids if not principal.sees_every(found[r][3])]
+    if beyond:
+        raise Forbidden(
+            f"{', '.join(beyond)} {'holds' if len(beyond) == 1 else 'hold'} lists of LPAs "
+            f"outside this token's ({principal.scope_text}): approving a run publishes all "
+            "its lists, so it needs a supervisor whose token sees every LPA"
         )
     done = [r for r in ids if found[r][0] != "draft"]
     if done:
