@@ -60,6 +60,46 @@ def test_revoked_token_is_401_at_once(api: Api) -> None:
     ]
 
 
+def test_an_admin_revokes_a_token_over_the_api_while_the_server_runs(api: Api) -> None:
+    # `harmrank token revoke` needs the database to itself; a leaked token must not keep
+    # working until the server is stopped
+    leaked = api.token("ana", "analyst")
+    other = api.token("bob", "analyst")
+    adam = api.token("adam", "admin")
+    assert api.get(f"/api/v1/lists/{LAST}", leaked).status_code == 200
+    # only an admin may; nobody else learns anything about tokens
+    sue = api.token("sue", "supervisor")
+    assert api.post("/api/v1/tokens/revoke", sue, json={"user": "ana"}).status_code == 403
+    assert api.post("/api/v1/tokens/revoke", leaked, json={"user": "ana"}).status_code == 403
+    for bad in ({}, {"user": "ana", "token_id": "x"}, {"user": ""}, {"user": "ana", "x": 1}):
+        assert api.post("/api/v1/tokens/revoke", adam, json=bad).status_code == 422, bad
+    response = api.post("/api/v1/tokens/revoke", adam, json={"user": "ana"})
+    assert response.status_code == 200
+    [token_id] = response.json()["revoked"]
+    assert response.json()["revoked_by"] == "adam"
+    assert leaked.split("_")[1] == token_id
+    assert api.get(f"/api/v1/lists/{LAST}", leaked).status_code == 401
+    assert api.get(f"/api/v1/lists/{LAST}", other).status_code == 200
+    again = api.post("/api/v1/tokens/revoke", adam, json={"user": "ana"})
+    assert again.status_code == 404
+    by_id = api.post("/api/v1/tokens/revoke", adam, json={"token_id": other.split("_")[1]})
+    assert by_id.status_code == 200
+    assert api.get(f"/api/v1/lists/{LAST}", other).status_code == 401
+    # every request logged, refusals included; each revocation also as its own record
+    rows = [r for r in api.audit_rows() if r["route"] == "POST /api/v1/tokens/revoke"]
+    assert [(r["user_name"], r["status"]) for r in rows] == [
+        ("sue", 403),
+        ("ana", 403),
+        *[("adam", 422)] * 4,
+        *[("adam", 200)] * 2,  # the revocation and the request
+        ("adam", 404),
+        *[("adam", 200)] * 2,
+    ]
+    assert [
+        r["row_count"] for r in rows if r["action"] == "token-revoke" and r["status"] == 200
+    ] == [1] * 4
+
+
 def test_roles_and_lpas_are_checked() -> None:
     assert parse_roles("supervisor, analyst") == ("analyst", "supervisor")
     assert parse_lpas(None) is None and parse_lpas("ALL") is None

@@ -31,7 +31,7 @@ from harmrank.api.announce import withdraw
 from harmrank.api.consultation import API_PREFIX
 from harmrank.api.responses import MARKING, MARKING_HEADER
 from harmrank.api.routers import audit as audit_router
-from harmrank.api.routers import health, lists, nominals, reference, runs, web
+from harmrank.api.routers import health, lists, nominals, reference, runs, tokens, web
 from harmrank.api.settings import ApiSettings
 from harmrank.api.state import ServerState
 from harmrank.store import Store, open_store
@@ -246,7 +246,7 @@ def create_app(settings: ApiSettings, *, store: Store | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.include_router(health.router)
-    for module in (reference, lists, nominals, runs, audit_router):
+    for module in (reference, lists, nominals, runs, tokens, audit_router):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(web.router)
     static = resources.files("harmrank.api").joinpath("static")

@@ -144,6 +144,7 @@ RunReaderDep = Annotated[Principal, Depends(Allowed(Permission.READ_RUNS))]
 RunStarterDep = Annotated[Principal, Depends(Allowed(Permission.START_RUNS))]
 RunApproverDep = Annotated[Principal, Depends(Allowed(Permission.APPROVE_RUNS))]
 AuditReaderDep = Annotated[Principal, Depends(Allowed(Permission.READ_AUDIT))]
+TokenRevokerDep = Annotated[Principal, Depends(Allowed(Permission.REVOKE_TOKENS))]
 
 
 async def stated_justification(

@@ -275,3 +275,36 @@ class AuditVerificationPublic(_Public):
     head: str
     message: str
     first_broken: int | None
+
+
+class RevokeRequest(_Public):
+    """Name a user (every unrevoked token of theirs) or one token by its id."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["user"]}, {"required": ["token_id"]}]},
+    )
+
+    user: Annotated[
+        str | None, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200})
+    ] = Field(default=None, description="Revoke every unrevoked token of this user.")
+    token_id: Annotated[
+        str | None, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 64})
+    ] = Field(
+        default=None, description="Revoke this one token (its id, as `harmrank token list` shows)."
+    )
+
+    @model_validator(mode="after")
+    def _one_named(self) -> RevokeRequest:
+        if (self.user is None) == (self.token_id is None):
+            raise ValueError("name either user or token_id")
+        for name in ("user", "token_id"):
+            value = getattr(self, name)
+            if value is not None and not 1 <= len(value) <= (200 if name == "user" else 64):
+                raise ValueError(f"{name} must be 1 to {200 if name == 'user' else 64} characters")
+        return self
+
+
+class RevokedPublic(_Public):
+    revoked: list[str] = Field(description="The token ids revoked; their web sessions ended.")
+    revoked_by: str

@@ -54,6 +54,7 @@ class Permission(StrEnum):
     START_RUNS = "start runs"
     APPROVE_RUNS = "approve runs started by someone else"
     READ_AUDIT = "read the audit log"
+    REVOKE_TOKENS = "revoke API tokens while the server holds the database"
 
 
 _LIST_READER = frozenset(
@@ -78,7 +79,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         Permission.APPROVE_RUNS,
     },
     "auditor": frozenset({Permission.READ_REFERENCE, Permission.READ_AUDIT}),
-    "admin": frozenset({Permission.READ_REFERENCE, Permission.READ_RUNS, Permission.START_RUNS}),
+    "admin": frozenset(
+        {
+            Permission.READ_REFERENCE,
+            Permission.READ_RUNS,
+            Permission.START_RUNS,
+            Permission.REVOKE_TOKENS,
+        }
+    ),
 }
 assert set(ROLE_PERMISSIONS) == set(ROLES)
 
@@ -264,6 +272,7 @@ def revoke_tokens(
     user: str | None = None,
     token_id: str | None = None,
     now: datetime | None = None,
+    route: str = "harmrank token revoke",
 ) -> list[str]:
     """End every unrevoked token of ``user`` (or the one ``token_id``) and their web sessions;
     return the token ids revoked. Logged as ``token-revoke``."""
@@ -301,7 +310,7 @@ def revoke_tokens(
             store,
             user=by,
             action="token-revoke",
-            route="harmrank token revoke",
+            route=route,
             row_count=len(ids),
             detail={"token_ids": ids, "for_user": user},
         )

@@ -162,7 +162,10 @@ def register(app: typer.Typer) -> None:
         db: DbOption = None,
         config: ConfigOption = None,
     ) -> None:
-        """End a user's tokens (and their web sessions) at once (logged)."""
+        """End a user's tokens (and their web sessions) at once (logged).
+
+        While `harmrank serve` holds the database, an admin revokes over the API instead:
+        POST /api/v1/tokens/revoke with {"user": ...} or {"token_id": ...}."""
         from harmrank.api.security import AccessError, revoke_tokens
 
         config_from(config)
