@@ -285,23 +285,28 @@ class RevokeRequest(_Public):
         json_schema_extra={"oneOf": [{"required": ["user"]}, {"required": ["token_id"]}]},
     )
 
+    # null is not offered in the schema: name one of the two
     user: Annotated[
         str | None, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200})
-    ] = Field(default=None, description="Revoke every unrevoked token of this user.")
+    ] = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Revoke every unrevoked token of this user.",
+    )
     token_id: Annotated[
         str | None, WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 64})
     ] = Field(
-        default=None, description="Revoke this one token (its id, as `harmrank token list` shows)."
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Revoke this one token (its id, as `harmrank token list` shows).",
     )
 
     @model_validator(mode="after")
     def _one_named(self) -> RevokeRequest:
         if (self.user is None) == (self.token_id is None):
             raise ValueError("name either user or token_id")
-        for name in ("user", "token_id"):
-            value = getattr(self, name)
-            if value is not None and not 1 <= len(value) <= (200 if name == "user" else 64):
-                raise ValueError(f"{name} must be 1 to {200 if name == 'user' else 64} characters")
         return self
 
 
